@@ -1,0 +1,53 @@
+import { resolve } from 'node:path';
+import { loadDataset } from '../data/load.js';
+import type { Dataset } from '../data/types.js';
+import type { Backend } from '../nn/backend.js';
+import { createBackend } from '../nn/backends.js';
+
+export function log(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+export function backendFrom(o: Record<string, any>): Backend {
+  return createBackend(o.backend ?? 'auto');
+}
+
+export interface DataRequest {
+  data?: string;
+  dataset?: string;
+  format?: string;
+  dataSeed?: number;
+  cache?: boolean;
+  quiet?: boolean;
+}
+
+/** Loads the data a command asked for, printing what was read and what was skipped. */
+export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: string }> {
+  if (!o.data && !o.dataset) {
+    throw new Error('no data given: pass --data <dir> (or --data synthetic) or --dataset <name>');
+  }
+  const path = o.data && !o.data.startsWith('synthetic') ? resolve(o.data) : o.data;
+  const t0 = performance.now();
+  const data = await loadDataset({
+    path,
+    dataset: o.dataset,
+    format: (o.format ?? 'auto') as any,
+    seed: o.dataSeed ?? 1,
+    noCache: o.cache === false,
+    onProgress: o.quiet ? undefined : (m: string) => log(m),
+  });
+  const s = ((performance.now() - t0) / 1000).toFixed(1);
+  if (!o.quiet) {
+    log(
+      `data ${data.name} (${data.format}): ${data.train.size} train / ${data.test.size} test samples, ` +
+        `${data.catalog.numItems} items, ${data.catalog.numAttrs} attributes, ${data.numUsers} users (${s}s)`,
+    );
+    const skipped = Object.entries(data.skipped).filter(([, n]) => n > 0);
+    if (skipped.length) log(`skipped: ${skipped.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  }
+  return { data, path: o.data === path ? path : (path ?? o.dataset) };
+}
+
+export function fmt(x: number | undefined, digits = 4): string {
+  return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
+}

@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { evaluateModel } from '../train/evaluator.js';
+import { backendFrom, fmt, loadData, log } from './common.js';
+import { addDataOptions, intArg } from './options.js';
+
+export function evalCommand(): Command {
+  const cmd = new Command('eval').description('re-evaluate a saved model on the test split of a dataset');
+  cmd.requiredOption('--model <dir>', 'model directory written by `din train --out`');
+  addDataOptions(cmd);
+  cmd.option('--batch-size <n>', 'evaluation batch size', intArg('--batch-size'), 1024);
+  cmd.option('--json', 'print the metrics as JSON');
+  cmd.action(async (o) => {
+    const { model, info, catalog } = loadCheckpoint(o.model, backendFrom(o));
+    // Rebuild the data exactly as the run did unless told otherwise.
+    const built = info.dataset.buildOptions ?? {};
+    const req = {
+      ...o,
+      data: o.data ?? (o.dataset ? undefined : info.dataset.path),
+      dataSeed: o.dataSeed !== 1 ? o.dataSeed : ((built.seed as number | undefined) ?? o.dataSeed),
+    };
+    const { data } = await loadData(req);
+    const keysMatch =
+      data.catalog.numItems === catalog.numItems && data.catalog.itemKeys.every((k, i) => k === catalog.itemKeys[i]);
+    if (!keysMatch) {
+      throw new Error(
+        `the data's item vocabulary (${data.catalog.numItems} items) differs from the model's (${catalog.numItems}): ` +
+          `evaluate on the data the model was trained on (${info.dataset.path ?? info.dataset.name})`,
+      );
+    }
+    const maxHistory = (info.train.maxHistory as number | undefined) ?? 50;
+    const r = evaluateModel(model, data.test, { batchSize: o.batchSize, maxHistory });
+    if (o.json) {
+      console.log(JSON.stringify(r, null, 2));
+    } else {
+      log(`model ${o.model} (${info.config.model}) on ${data.name} test split`);
+      console.log(`gauc ${fmt(r.gauc)} auc ${fmt(r.auc)} logloss ${fmt(r.logloss)} (${r.samples} samples)`);
+    }
+  });
+  return cmd;
+}

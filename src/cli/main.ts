@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { evalCommand } from './eval.js';
+import { quickstartCommand } from './quickstart.js';
+import { trainCommand } from './train.js';
+
+export function buildProgram(): Command {
+  const program = new Command('din')
+    .description('Deep Interest Network (Zhou et al., KDD 2018) and BaseModel for CTR prediction')
+    .showHelpAfterError()
+    .addCommand(quickstartCommand())
+    .addCommand(trainCommand())
+    .addCommand(evalCommand());
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(`din: ${err.message}\n`);
+    if (process.env.DIN_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  }
+}

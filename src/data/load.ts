@@ -1,0 +1,158 @@
+/**
+ * One entry point for every dataset: resolves a path or a dataset name, detects the format from the directory's
+ * contents, and serves the built Dataset from the binary cache when the sources and options are unchanged.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Dataset } from './types.js';
+import { amazonSeqSourceFiles, findAmazonSeqFiles, loadAmazonSeq } from './sources/amazon-seq.js';
+import { loadMovieLens, movieLensSourceFiles } from './sources/movielens.js';
+import { generateSynthetic, syntheticOptions, type SyntheticOptions, type SyntheticPreset } from './sources/synthetic.js';
+import { cacheKey, cachePath, defaultCacheDir, isInside, readDatasetCache, writeDatasetCache } from './cache.js';
+
+export type DatasetFormat = 'amazon-seq' | 'movielens' | 'synthetic';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'movielens', 'synthetic'];
+
+export interface LoadOptions {
+  /** Directory (or data file) of the dataset, or `synthetic` / `synthetic:small`. */
+  path?: string;
+  /** A dataset name resolved as `$DIN_DATA_DIR/NAME` (default `./data/NAME`); `synthetic[:small]` also works. */
+  dataset?: string;
+  format?: 'auto' | DatasetFormat;
+  /** Seed of negative sampling / user split / generator. Default 1. */
+  seed?: number;
+  /** MovieLens: fraction of users held out. Default 0.2. */
+  testFraction?: number;
+  /** Default `$DIN_CACHE_DIR` or `./.din-cache`. Must not be inside the data directory. */
+  cacheDir?: string;
+  noCache?: boolean;
+  /** Overrides of the synthetic preset. */
+  synthetic?: Partial<SyntheticOptions>;
+  onProgress?: (msg: string) => void;
+}
+
+export interface LoadResult {
+  dataset: Dataset;
+  format: DatasetFormat;
+  /** Absolute source path, or `synthetic[:preset]`. */
+  source: string;
+  /** Cache file used or written (null when caching is off or not applicable). */
+  cacheFile: string | null;
+  cacheHit: boolean;
+  seconds: number;
+}
+
+const LAYOUTS =
+  'amazon-seq: <Name>.txt ("user item item …" per line) + <Name>_item2attributes.json; ' +
+  'movielens: ratings.csv + movies.csv; synthetic: the path "synthetic" or "synthetic:small"';
+
+function syntheticPreset(spec: string): SyntheticPreset | null {
+  if (spec === 'synthetic') return 'default';
+  if (spec.startsWith('synthetic:')) {
+    const p = spec.slice('synthetic:'.length);
+    if (p !== 'default' && p !== 'small') throw new Error(`unknown synthetic preset "${p}" (expected default or small)`);
+    return p;
+  }
+  return null;
+}
+
+/** The path `loadDataset` will read: `path`, or `$DIN_DATA_DIR/<dataset>` (default `./data/<dataset>`). */
+export function resolveDataPath(opts: Pick<LoadOptions, 'path' | 'dataset'>): string {
+  if (opts.path !== undefined && opts.dataset !== undefined) throw new Error('give either a path or a dataset name, not both');
+  if (opts.path !== undefined) return opts.path;
+  if (opts.dataset !== undefined) {
+    if (syntheticPreset(opts.dataset) !== null) return opts.dataset;
+    return join(process.env.DIN_DATA_DIR ?? 'data', opts.dataset);
+  }
+  throw new Error('no dataset given (a path, a dataset name, or "synthetic")');
+}
+
+/** Detects the format of a directory (or data file) from what it contains; throws listing what was found. */
+export function detectFormat(path: string): DatasetFormat {
+  if (syntheticPreset(path) !== null) return 'synthetic';
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new Error(`dataset path ${abs} does not exist`);
+  const isFile = statSync(abs).isFile();
+  const dir = isFile ? dirname(abs) : abs;
+  const found: DatasetFormat[] = [];
+  if (findAmazonSeqFiles(abs).length > 0) found.push('amazon-seq');
+  const names = readdirSync(dir);
+  if (names.includes('ratings.csv') && names.includes('movies.csv') && (!isFile || basename(abs).endsWith('.csv'))) {
+    found.push('movielens');
+  }
+  if (found.length === 1) return found[0];
+  if (found.length > 1) throw new Error(`${abs}: ambiguous layout (${found.join(' and ')} both match); pass a format`);
+  const listing = names.length > 20 ? [...names.slice(0, 20), `… ${names.length - 20} more`] : names;
+  throw new Error(`${abs}: unknown dataset layout; found [${listing.join(', ')}]. Expected one of — ${LAYOUTS}`);
+}
+
+export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult> {
+  const t0 = performance.now();
+  const progress = opts.onProgress ?? (() => {});
+  const spec = resolveDataPath(opts);
+  const seed = opts.seed ?? 1;
+  if (syntheticPreset(spec) === null && !existsSync(resolve(spec))) {
+    const hint = opts.dataset !== undefined ? ` (dataset "${opts.dataset}" under DIN_DATA_DIR=${process.env.DIN_DATA_DIR ?? 'data'})` : '';
+    throw new Error(`dataset path ${resolve(spec)} does not exist${hint}`);
+  }
+  const format = opts.format === undefined || opts.format === 'auto' ? detectFormat(spec) : opts.format;
+  if (!DATASET_FORMATS.includes(format)) throw new Error(`unknown format "${format}" (expected ${DATASET_FORMATS.join(', ')})`);
+  const done = (dataset: Dataset, source: string, cacheFile: string | null, cacheHit: boolean): LoadResult => ({
+    dataset,
+    format,
+    source,
+    cacheFile,
+    cacheHit,
+    seconds: (performance.now() - t0) / 1000,
+  });
+
+  if (format === 'synthetic') {
+    // Generation is fast and deterministic: no cache.
+    const preset = syntheticPreset(spec);
+    if (preset === null) throw new Error(`format synthetic expects the path "synthetic" or "synthetic:small", got ${spec}`);
+    const o = syntheticOptions(preset, { seed: opts.seed, ...opts.synthetic });
+    const name = preset === 'default' ? 'synthetic' : `synthetic-${preset}`;
+    return done(generateSynthetic(o, name), spec, null, false);
+  }
+
+  const abs = resolve(spec);
+  const dataDir = statSync(abs).isFile() ? dirname(abs) : abs;
+  const files = format === 'amazon-seq' ? amazonSeqSourceFiles(abs) : movieLensSourceFiles(abs);
+  const options: Record<string, unknown> =
+    format === 'amazon-seq' ? { seed } : { seed, testFraction: opts.testFraction ?? 0.2 };
+  const build = (): Dataset =>
+    format === 'amazon-seq'
+      ? loadAmazonSeq(abs, { seed, onProgress: progress })
+      : loadMovieLens(abs, { seed, testFraction: opts.testFraction, onProgress: progress });
+
+  if (opts.noCache) return done(build(), abs, null, false);
+  const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  if (isInside(cacheDir, dataDir)) {
+    throw new Error(`cache directory ${cacheDir} is inside the data directory ${dataDir}; choose another (--cache-dir or DIN_CACHE_DIR)`);
+  }
+  const key = cacheKey(format, files, options);
+  const file = cachePath(cacheDir, basename(dataDir), format, key);
+  if (existsSync(file)) {
+    try {
+      const ds = readDatasetCache(file);
+      progress(`dataset ${ds.name}: loaded from cache ${file}`);
+      return done(ds, abs, file, true);
+    } catch (e) {
+      progress(`ignoring unreadable cache (${(e as Error).message}); rebuilding`);
+    }
+  }
+  const ds = build();
+  try {
+    writeDatasetCache(file, ds);
+    progress(`dataset ${ds.name}: cached to ${file}`);
+  } catch (e) {
+    progress(`could not write cache ${file} (${(e as Error).message}); continuing without`);
+    return done(ds, abs, null, false);
+  }
+  return done(ds, abs, file, false);
+}
+
+/** Loads (or builds and caches) a dataset. See `LoadOptions`. */
+export async function loadDataset(opts: LoadOptions): Promise<Dataset> {
+  return (await loadDatasetWithInfo(opts)).dataset;
+}

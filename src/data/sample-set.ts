@@ -1,0 +1,41 @@
+import type { SampleSet } from './types.js';
+
+/** A zero-filled SampleSet of `size` samples whose histories point into `histValues`. */
+export function allocSampleSet(size: number, histValues: Int32Array): SampleSet {
+  return {
+    size,
+    labels: new Uint8Array(size),
+    users: new Int32Array(size),
+    items: new Int32Array(size),
+    histStart: new Int32Array(size),
+    histLen: new Int32Array(size),
+    histValues,
+  };
+}
+
+/** Throws if a SampleSet is internally inconsistent (array lengths, history ranges, id ranges). For tests/caches. */
+export function validateSampleSet(s: SampleSet, numItems: number, numUsers: number, what = 'samples'): void {
+  const n = s.size;
+  for (const [k, a] of [
+    ['labels', s.labels],
+    ['users', s.users],
+    ['items', s.items],
+    ['histStart', s.histStart],
+    ['histLen', s.histLen],
+  ] as const) {
+    if (a.length !== n) throw new Error(`${what}: ${k} has length ${a.length}, expected ${n}`);
+  }
+  const H = s.histValues.length;
+  for (let i = 0; i < n; i++) {
+    if (s.labels[i] > 1) throw new Error(`${what}[${i}]: label ${s.labels[i]} not 0/1`);
+    if (s.users[i] < 0 || s.users[i] >= numUsers) throw new Error(`${what}[${i}]: user ${s.users[i]} out of range`);
+    if (s.items[i] < 0 || s.items[i] >= numItems) throw new Error(`${what}[${i}]: item ${s.items[i]} out of range`);
+    const a = s.histStart[i];
+    const l = s.histLen[i];
+    if (a < 0 || l < 0 || a + l > H) throw new Error(`${what}[${i}]: history [${a}, ${a + l}) outside 0..${H}`);
+  }
+  for (let k = 0; k < H; k++) {
+    const v = s.histValues[k];
+    if (v < 0 || v >= numItems) throw new Error(`${what}: histValues[${k}] = ${v} out of range`);
+  }
+}

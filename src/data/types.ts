@@ -1,0 +1,68 @@
+/**
+ * Columnar sample storage shared by every source. One sample = (user, candidate item, label, behaviour history).
+ * Histories are slices of one shared `histValues` array, so a user's prefix histories (Amazon protocol: b1..bk for
+ * every k) share storage instead of being copied per sample.
+ *
+ * Ids are dense indices 0..n−1 into the dataset's vocabularies; −1 never appears in a SampleSet (it means padding
+ * only inside a Batch).
+ */
+export interface ItemCatalog {
+  /** Number of distinct items (goods); item ids are 0..numItems−1. */
+  numItems: number;
+  /** Number of distinct attribute/category ids (attr ids are 0..numAttrs−1). */
+  numAttrs: number;
+  /** CSR item → attribute ids: attrs of item i are attrValues[attrOffsets[i] .. attrOffsets[i+1]). May be empty. */
+  attrOffsets: Int32Array;
+  attrValues: Int32Array;
+  /** Original (raw) id strings, index = dense id. */
+  itemKeys: string[];
+  attrKeys: string[];
+}
+
+export interface SampleSet {
+  /** Number of samples. */
+  size: number;
+  labels: Uint8Array;
+  /** Dense user index per sample (0..numUsers−1). */
+  users: Int32Array;
+  /** Candidate item per sample. */
+  items: Int32Array;
+  /** History of sample i = histValues[histStart[i] .. histStart[i] + histLen[i]), oldest first, most recent last. */
+  histStart: Int32Array;
+  histLen: Int32Array;
+  histValues: Int32Array;
+}
+
+export interface Dataset {
+  /** Short name, e.g. "amazon-beauty", "synthetic". */
+  name: string;
+  /** Source format that produced it: "amazon-seq" | "movielens" | "synthetic" | … */
+  format: string;
+  catalog: ItemCatalog;
+  numUsers: number;
+  userKeys: string[];
+  train: SampleSet;
+  test: SampleSet;
+  /** Rows/lines skipped while reading, by reason (printed and stored with runs; never silent). */
+  skipped: Record<string, number>;
+  /** Options the dataset was built with (seed, negatives, …) so a run can record and rebuild it. */
+  buildOptions: Record<string, unknown>;
+  /** Descriptive numbers (users, items, interactions; for synthetic data the oracle AUC, …). Optional. */
+  stats?: Record<string, number>;
+}
+
+/** A padded mini-batch. `T` is the longest (truncated) history in the batch; padding ids are −1. */
+export interface Batch {
+  size: number;
+  T: number;
+  labels: Float32Array;
+  users: Int32Array;
+  /** Candidate item ids, length size. */
+  items: Int32Array;
+  /** History item ids, size×T row-major, −1 past each row's length. */
+  hist: Int32Array;
+  /** Valid history length per row (0 allowed). */
+  lengths: Int32Array;
+  /** Indices of the samples in the SampleSet (for GAUC grouping and bookkeeping). */
+  index: Int32Array;
+}

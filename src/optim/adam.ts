@@ -1,0 +1,61 @@
+import type { Float } from '../nn/backend.js';
+import type { Param } from '../nn/param.js';
+import { type Optimizer, forEachGradRow } from './optimizer.js';
+
+export interface AdamOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+/**
+ * Adam (Kingma & Ba). For embedding tables it is "lazy": moments of a row are updated only when the row is in the
+ * batch (as TensorFlow's sparse Adam), so rare ids are not dragged by stale momentum and a step costs O(batch rows).
+ * Moment tables have the size of the parameter (state, not gradient).
+ */
+export class Adam implements Optimizer {
+  readonly name = 'adam';
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly eps: number;
+  private t = 0;
+  private readonly m = new Map<Param, Float64Array>();
+  private readonly v = new Map<Param, Float64Array>();
+
+  constructor(opts: AdamOptions = {}) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+  }
+
+  step(params: Param[], lr: number): void {
+    this.t++;
+    const { beta1: b1, beta2: b2, eps } = this;
+    const c1 = 1 - Math.pow(b1, this.t);
+    const c2 = 1 - Math.pow(b2, this.t);
+    const stepSize = (lr * Math.sqrt(c2)) / c1;
+    for (const p of params) {
+      let m = this.m.get(p);
+      let v = this.v.get(p);
+      if (!m || !v) {
+        m = new Float64Array(p.value.length);
+        v = new Float64Array(p.value.length);
+        this.m.set(p, m);
+        this.v.set(p, v);
+      }
+      const w = p.value;
+      const g = p.grad;
+      const mm = m;
+      const vv = v;
+      forEachGradRow(p, (vo, go, n) => {
+        for (let i = 0; i < n; i++) {
+          const gi = g[go + i];
+          const k = vo + i;
+          mm[k] = b1 * mm[k] + (1 - b1) * gi;
+          vv[k] = b2 * vv[k] + (1 - b2) * gi * gi;
+          w[k] -= (stepSize * mm[k]) / (Math.sqrt(vv[k]) + eps);
+        }
+      });
+    }
+  }
+}

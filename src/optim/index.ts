@@ -1,0 +1,24 @@
+import { Adam } from './adam.js';
+import type { Optimizer } from './optimizer.js';
+import { Sgd } from './sgd.js';
+
+export type OptimizerName = 'sgd' | 'adam';
+export { Adam, Sgd };
+export type { Optimizer };
+export { clipGradNorm, gradNorm } from './optimizer.js';
+
+export function createOptimizer(name: OptimizerName): Optimizer {
+  switch (name) {
+    case 'sgd':
+      return new Sgd();
+    case 'adam':
+      return new Adam();
+    default:
+      throw new Error(`unknown optimizer "${name as string}" (expected sgd or adam)`);
+  }
+}
+
+/** Exponential decay per epoch: lr · decay^epoch (epoch counted from 0). */
+export function learningRate(base: number, decay: number, epoch: number): number {
+  return base * Math.pow(decay, epoch);
+}

@@ -1,0 +1,55 @@
+import type { Float } from '../nn/backend.js';
+import type { Param } from '../nn/param.js';
+
+/**
+ * An optimizer updates parameters from their gradients. Embedding tables (params with `sparse`) are updated only on
+ * the rows present in this step's compact gradient, so a step costs O(rows in the batch), never O(table size).
+ */
+export interface Optimizer {
+  readonly name: string;
+  step(params: Param[], lr: number): void;
+}
+
+/** Calls fn(row offset into value, offset into grad, width) for every row of a param's gradient. */
+export function forEachGradRow(p: Param, fn: (valueOffset: number, gradOffset: number, width: number) => void): void {
+  if (p.sparse) {
+    const dim = p.shape[1];
+    const ids = p.sparse.ids;
+    for (let r = 0; r < p.sparse.count; r++) fn(ids[r] * dim, r * dim, dim);
+  } else {
+    fn(0, 0, p.value.length);
+  }
+}
+
+/** Number of gradient values that are live this step (compact rows for sparse params). */
+export function liveGradLength(p: Param): number {
+  return p.sparse ? p.sparse.count * p.shape[1] : p.grad.length;
+}
+
+/** Global L2 norm of all live gradients. */
+export function gradNorm(params: Param[]): number {
+  let s = 0;
+  for (const p of params) {
+    const g = p.grad;
+    const n = liveGradLength(p);
+    for (let i = 0; i < n; i++) s += g[i] * g[i];
+  }
+  return Math.sqrt(s);
+}
+
+/**
+ * Scales all gradients so their global norm is at most maxNorm (the original DIN code clips at 5).
+ * Returns the norm before clipping.
+ */
+export function clipGradNorm(params: Param[], maxNorm: number): number {
+  const norm = gradNorm(params);
+  if (maxNorm > 0 && norm > maxNorm && Number.isFinite(norm)) {
+    const s = maxNorm / norm;
+    for (const p of params) scale(p.grad, liveGradLength(p), s);
+  }
+  return norm;
+}
+
+function scale(g: Float, n: number, s: number): void {
+  for (let i = 0; i < n; i++) g[i] *= s;
+}

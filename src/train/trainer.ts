@@ -1,0 +1,147 @@
+import { Batcher } from '../data/batcher.js';
+import type { Batch, Dataset } from '../data/types.js';
+import type { Float } from '../nn/backend.js';
+import type { Model } from '../models/model.js';
+import { clipGradNorm, createOptimizer, learningRate, type Optimizer, type OptimizerName } from '../optim/index.js';
+import { evaluateModel, type EvalResult } from './evaluator.js';
+import { createProgress, type Progress } from './progress.js';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+  lr: number;
+  /** Learning rate of epoch e is lr · lrDecay^e. */
+  lrDecay: number;
+  /** Global gradient-norm clipping (0 = off). */
+  clipNorm: number;
+  /** Histories are truncated to the most recent maxHistory behaviours. */
+  maxHistory: number;
+  seed: number;
+  evalBatchSize: number;
+}
+
+/** Default learning rate per optimizer (SGD at 1.0 is the paper's and original code's setting). */
+export const DEFAULT_LR = { adam: 0.001, sgd: 1.0 } as const;
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  epochs: 3,
+  batchSize: 128,
+  optimizer: 'adam',
+  lr: 0.001,
+  lrDecay: 1,
+  clipNorm: 5,
+  maxHistory: 50,
+  seed: 1,
+  evalBatchSize: 1024,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  seconds: number;
+  samplesPerSecond: number;
+  /** Test metrics after this epoch: reported, never used to pick a model or stop early. */
+  test?: EvalResult;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  seconds: number;
+  samplesPerSecond: number;
+  trainSamples: number;
+}
+
+export interface TrainHooks {
+  progress?: Progress;
+  log?: (line: string) => void;
+  /** Evaluate on the test split after every epoch (for the learning curve in metrics.json). Default true. */
+  evalEachEpoch?: boolean;
+  label?: string;
+}
+
+/** Mean binary log loss from logits (stable softplus form) and its gradient wrt the logits. */
+export function logLossWithGrad(logits: Float, labels: Float32Array, n: number, dLogits: Float): number {
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const z = logits[i];
+    const y = labels[i];
+    // softplus(z) − y·z, written to avoid overflow for large |z|
+    loss += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
+    const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    dLogits[i] = (p - y) / n;
+  }
+  return loss / n;
+}
+
+/** One optimization step on a batch; returns the batch's mean log loss. dLogits is scratch of ≥ batch.size. */
+export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: number, clipNorm: number, dLogits: Float): number {
+  model.zeroGrad();
+  const logits = model.forward(batch, 'train');
+  const loss = logLossWithGrad(logits, batch.labels, batch.size, dLogits);
+  if (!Number.isFinite(loss)) return loss;
+  model.backward(dLogits.subarray(0, batch.size));
+  const params = model.params();
+  if (clipNorm > 0) clipGradNorm(params, clipNorm);
+  optimizer.step(params, lr);
+  return loss;
+}
+
+export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hooks: TrainHooks = {}): TrainResult {
+  const log = hooks.log ?? (() => {});
+  const progress = hooks.progress ?? createProgress({ quiet: true });
+  const evalEachEpoch = hooks.evalEachEpoch ?? true;
+  const optimizer = createOptimizer(opts.optimizer);
+  const batcher = new Batcher(data.train, {
+    batchSize: opts.batchSize,
+    maxHistory: opts.maxHistory,
+    shuffle: true,
+    seed: opts.seed,
+  });
+  const dLogits = model.backend.alloc(opts.batchSize);
+  const history: EpochRecord[] = [];
+  let trainSeconds = 0;
+  for (let epoch = 0; epoch < opts.epochs; epoch++) {
+    const lr = learningRate(opts.lr, opts.lrDecay, epoch);
+    const label = `${hooks.label ?? model.config.model} epoch ${epoch + 1}/${opts.epochs}`;
+    progress.start(data.train.size, label);
+    const t0 = performance.now();
+    let lossSum = 0;
+    let seen = 0;
+    let step = 0;
+    for (const batch of batcher.epoch(epoch)) {
+      const loss = trainStep(model, batch, optimizer, lr, opts.clipNorm, dLogits);
+      if (!Number.isFinite(loss)) {
+        throw new Error(`training diverged at epoch ${epoch + 1}, step ${step}: loss is ${loss} (lower --lr or keep --clip-norm)`);
+      }
+      lossSum += loss * batch.size;
+      seen += batch.size;
+      if ((++step & 31) === 0) progress.update(seen, { loss: (lossSum / seen).toFixed(4) });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    progress.update(seen, { loss: (lossSum / seen).toFixed(4) });
+    progress.stop();
+    trainSeconds += seconds;
+    const rec: EpochRecord = {
+      epoch: epoch + 1,
+      lr,
+      trainLoss: lossSum / Math.max(seen, 1),
+      seconds,
+      samplesPerSecond: seen / seconds,
+    };
+    if (evalEachEpoch) rec.test = evaluateModel(model, data.test, { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory });
+    history.push(rec);
+    log(
+      `${label}: loss ${rec.trainLoss.toFixed(4)} | ${Math.round(rec.samplesPerSecond)} samples/s | ${seconds.toFixed(1)}s` +
+        (rec.test ? ` | test gauc ${rec.test.gauc.toFixed(4)} auc ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)}` : ''),
+    );
+  }
+  const trainSamples = data.train.size;
+  return {
+    history,
+    seconds: trainSeconds,
+    samplesPerSecond: (trainSamples * opts.epochs) / Math.max(trainSeconds, 1e-9),
+    trainSamples,
+  };
+}

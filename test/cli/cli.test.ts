@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(import.meta.url), '../../../..');
+const bin = join(root, 'bin/din.js');
+const dir = mkdtempSync(join(tmpdir(), 'din-cli-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+function din(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1', DIN_CACHE_DIR: join(dir, 'cache') },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('din --help and din train --help list the commands and the shared training options with defaults', () => {
+  const top = din('--help');
+  assert.equal(top.code, 0);
+  for (const c of ['quickstart', 'train', 'eval']) assert.match(top.out, new RegExp(`\\b${c}\\b`));
+  const t = din('train', '--help');
+  assert.equal(t.code, 0);
+  for (const o of ['--model', '--activation', '--optimizer', '--lr', '--lr-decay', '--batch-size', '--epochs', '--seed', '--embedding-dim', '--max-history', '--attention-norm', '--out', '--data']) {
+    assert.ok(t.out.includes(o), `train --help lists ${o}`);
+  }
+  assert.match(t.out, /default: "din"/);
+});
+
+test('din train → din eval: the saved model re-evaluates to the same numbers', () => {
+  const out = join(dir, 'run-din');
+  const tr = din('train', '--data', 'synthetic:small', '--model', 'din', '--epochs', '1', '--embedding-dim', '8', '--out', out);
+  assert.equal(tr.code, 0, tr.err);
+  assert.match(tr.out, /din test: gauc 0\.\d+ auc 0\.\d+ logloss \d\.\d+/);
+  assert.match(tr.err, /samples\/s/);
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  const ev = din('eval', '--model', out, '--json');
+  assert.equal(ev.code, 0, ev.err);
+  const r = JSON.parse(ev.out);
+  assert.equal(r.gauc, metrics.test.gauc);
+  assert.equal(r.auc, metrics.test.auc);
+  assert.equal(r.logloss, metrics.test.logloss);
+  assert.equal(r.samples, metrics.test.samples);
+});
+
+test('bad input gets a clear error naming the place, and a non-zero exit', () => {
+  const missing = din('train', '--data', join(dir, 'nope'), '--epochs', '1');
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.err, /nope/);
+  const badLr = din('train', '--data', 'synthetic:small', '--lr', '-1');
+  assert.notEqual(badLr.code, 0);
+  assert.match(badLr.err, /--lr must be a number > 0/);
+  const noData = din('train');
+  assert.notEqual(noData.code, 0);
+  assert.match(noData.err, /no data given/);
+});
