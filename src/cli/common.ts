@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadDataset } from '../data/load.js';
+import { validationSplit } from '../data/split.js';
 import type { Dataset } from '../data/types.js';
 import type { Backend } from '../nn/backend.js';
 import { createBackend } from '../nn/backends.js';
@@ -19,6 +20,7 @@ export interface DataRequest {
   dataSeed?: number;
   cache?: boolean;
   quiet?: boolean;
+  validation?: boolean;
 }
 
 /** Loads the data a command asked for, printing what was read and what was skipped. */
@@ -28,7 +30,7 @@ export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: 
   }
   const path = o.data && !o.data.startsWith('synthetic') ? resolve(o.data) : o.data;
   const t0 = performance.now();
-  const data = await loadDataset({
+  const loaded = await loadDataset({
     path,
     dataset: o.dataset,
     format: (o.format ?? 'auto') as any,
@@ -36,10 +38,11 @@ export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: 
     noCache: o.cache === false,
     onProgress: o.quiet ? undefined : (m: string) => log(m),
   });
+  const data = o.validation ? validationSplit(loaded) : loaded;
   const s = ((performance.now() - t0) / 1000).toFixed(1);
   if (!o.quiet) {
     log(
-      `data ${data.name} (${data.format}): ${data.train.size} train / ${data.test.size} test samples, ` +
+      `data ${data.name} (${data.format}): ${data.train.size} train / ${data.test.size} ${o.validation ? 'validation' : 'test'} samples, ` +
         `${data.catalog.numItems} items, ${data.catalog.numAttrs} attributes, ${data.numUsers} users (${s}s)`,
     );
     const skipped = Object.entries(data.skipped).filter(([, n]) => n > 0);

@@ -18,6 +18,7 @@ export function evalCommand(): Command {
       ...o,
       data: o.data ?? (o.dataset ? undefined : info.dataset.path),
       dataSeed: o.dataSeed !== 1 ? o.dataSeed : ((built.seed as number | undefined) ?? o.dataSeed),
+      validation: o.validation || built.split === 'validation',
     };
     const { data } = await loadData(req);
     const keysMatch =

@@ -28,6 +28,7 @@ export function addDataOptions(cmd: Command, required = false): Command {
     .addOption(new Option('--format <format>', 'data format').choices(['auto', 'amazon-seq', 'movielens', 'synthetic']).default('auto'))
     .option('--data-seed <n>', 'seed of negative sampling and data splits', intArg('--data-seed', 0), 1)
     .option('--no-cache', 'do not read or write the binary sample cache')
+    .option('--validation', "evaluate on a validation split carved from train (each user's most recent training samples) instead of the test split")
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'))
     .option('-q, --quiet', 'no progress output');
 }

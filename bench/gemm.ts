@@ -1,0 +1,115 @@
+// GEMM throughput of the WASM kernels on the shapes of a CTR model, against a plain-TS float32 loop.
+//   node dist/bench/gemm.js                                       plain SIMD build (+ TS reference)
+//   node --experimental-wasm-relaxed-simd dist/bench/gemm.js      also the relaxed-SIMD (FMA) build
+// Prints the median GFLOP/s of 7 timed runs (after warm-up); each run repeats the product for >= ~40 ms.
+import { WasmBackend, relaxedSimdSupported } from '../src/kernels/wasm-backend.js';
+import { Rng } from '../src/util/rng.js';
+
+type Layout = 'NN' | 'NT' | 'TN';
+const SHAPES: [number, number, number][] = [
+  // [M, K, N]
+  [5120, 144, 80],
+  [256, 64, 200],
+  [256, 200, 80],
+];
+// Shapes backward produces from the ones above, reported for information.
+const EXTRA: [Layout, number, number, number][] = [
+  ['TN', 144, 5120, 80], // dW = Xᵀ·dY with the batch as the reduction
+  ['NT', 5120, 80, 144], // dX = dY·Wᵀ
+  ['NN', 5120, 40, 1], // attention unit's last layer (N = 1) and its backward: K = 1, and a K×1 weight gradient
+  ['NT', 5120, 1, 40],
+  ['TN', 40, 5120, 1],
+  ['NN', 32, 144, 80], // small batch (serving)
+];
+const RUNS = 7;
+const MIN_RUN_S = 0.04;
+
+/** The straightforward fast loop a TS programmer writes: i-k-j with a hoisted scalar, float32 storage. */
+function tsGemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array,
+  C: Float32Array): void {
+  C.fill(0, 0, M * N);
+  if (!transB) {
+    for (let i = 0; i < M; i++) {
+      const c = i * N;
+      for (let k = 0; k < K; k++) {
+        const a = transA ? A[k * M + i] : A[i * K + k];
+        const b = k * N;
+        for (let j = 0; j < N; j++) C[c + j] += a * B[b + j];
+      }
+    }
+  } else {
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        const b = j * K;
+        if (transA) for (let k = 0; k < K; k++) s += A[k * M + i] * B[b + k];
+        else for (let k = 0, a = i * K; k < K; k++) s += A[a + k] * B[b + k];
+        C[i * N + j] = s;
+      }
+    }
+  }
+}
+
+function medianGflops(flops: number, fn: () => void): number {
+  for (let i = 0; i < 3; i++) fn();
+  const t0 = performance.now();
+  fn();
+  const once = Math.max((performance.now() - t0) / 1000, 1e-6);
+  const reps = Math.max(1, Math.ceil(MIN_RUN_S / once));
+  const rates: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const s = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    rates.push((flops * reps) / ((performance.now() - s) / 1000) / 1e9);
+  }
+  rates.sort((a, b) => a - b);
+  return rates[RUNS >> 1];
+}
+
+function main(): void {
+  const backends = [new WasmBackend({ relaxed: false, memoryMB: 256 })];
+  if (relaxedSimdSupported()) backends.push(new WasmBackend({ relaxed: true, memoryMB: 256 }));
+  // V8 starts wasm in its baseline tier and optimizes hot functions in the background: warm up every layout first.
+  for (const be of backends) {
+    const A = be.alloc(256 * 256), B = be.alloc(256 * 256), C = be.alloc(256 * 256);
+    const until = performance.now() + 300;
+    while (performance.now() < until) {
+      for (const [tA, tB] of [[false, false], [false, true], [true, false]]) be.gemm(tA, tB, 64, 64, 64, 1, A, B, 0, C);
+      be.gemm(false, false, 64, 1, 64, 1, A, B, 0, C);
+      be.gemm(true, false, 64, 1, 64, 1, A, B, 0, C);
+    }
+    be.free(A); be.free(B); be.free(C);
+  }
+  const rng = new Rng(7);
+  const cases: [Layout, number, number, number][] = [];
+  for (const [M, K, N] of SHAPES) for (const l of ['NN', 'NT', 'TN'] as Layout[]) cases.push([l, M, K, N]);
+  cases.push(...EXTRA);
+
+  const header = ['layout', 'M', 'K', 'N', ...backends.map((b) => b.name), 'ts-f32 loop'];
+  console.log(`GEMM GFLOP/s, median of ${RUNS} runs (node ${process.version}, 1 thread)`);
+  console.log(header.map((h, i) => (i === 0 ? h.padEnd(6) : h.padStart(i < 4 ? 6 : 18))).join(' '));
+  for (const [layout, M, K, N] of cases) {
+    const transA = layout[0] === 'T';
+    const transB = layout[1] === 'T';
+    const flops = 2 * M * N * K;
+    const a = Float32Array.from({ length: M * K }, () => rng.next() - 0.5);
+    const b = Float32Array.from({ length: K * N }, () => rng.next() - 0.5);
+    const row: string[] = [layout.padEnd(6), String(M).padStart(6), String(K).padStart(6), String(N).padStart(6)];
+    for (const be of backends) {
+      const A = be.alloc(M * K), B = be.alloc(K * N), C = be.alloc(M * N);
+      A.set(a);
+      B.set(b);
+      const g = medianGflops(flops, () => be.gemm(transA, transB, M, N, K, 1, A, B, 0, C));
+      row.push(g.toFixed(1).padStart(18));
+      be.free(A); be.free(B); be.free(C);
+    }
+    const C = new Float32Array(M * N);
+    row.push(medianGflops(flops, () => tsGemm(transA, transB, M, N, K, a, b, C)).toFixed(1).padStart(18));
+    console.log(row.join(' '));
+  }
+  if (backends.length === 1) {
+    console.log('(relaxed SIMD not available: run with node --experimental-wasm-relaxed-simd to include it)');
+  }
+}
+
+main();

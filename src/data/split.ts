@@ -1,0 +1,48 @@
+import { allocSampleSet } from './sample-set.js';
+import type { Dataset, SampleSet } from './types.js';
+
+/** The samples selected by `keep` (in their original order), sharing histValues. */
+export function selectSamples(set: SampleSet, keep: (i: number) => boolean): SampleSet {
+  let n = 0;
+  for (let i = 0; i < set.size; i++) if (keep(i)) n++;
+  const out = allocSampleSet(n, set.histValues);
+  let j = 0;
+  for (let i = 0; i < set.size; i++) {
+    if (!keep(i)) continue;
+    out.labels[j] = set.labels[i];
+    out.users[j] = set.users[i];
+    out.items[j] = set.items[i];
+    out.histStart[j] = set.histStart[i];
+    out.histLen[j] = set.histLen[i];
+    j++;
+  }
+  return out;
+}
+
+/**
+ * A validation split carved from the training samples, for choosing settings without looking at the test split:
+ * every user's most recent training samples (those with the user's longest history) become the validation set.
+ * Under the Amazon protocol that is exactly "predict b(n−1) from b1..b(n−2)", the test protocol shifted by one.
+ * Users with a single training history length keep all their samples in train (nothing to hold out).
+ */
+export function validationSplit(ds: Dataset): Dataset {
+  const { train } = ds;
+  const longest = new Int32Array(ds.numUsers).fill(-1);
+  const shortest = new Int32Array(ds.numUsers).fill(0x7fffffff);
+  for (let i = 0; i < train.size; i++) {
+    const u = train.users[i];
+    if (train.histLen[i] > longest[u]) longest[u] = train.histLen[i];
+    if (train.histLen[i] < shortest[u]) shortest[u] = train.histLen[i];
+  }
+  const held = (i: number) => {
+    const u = train.users[i];
+    return longest[u] > shortest[u] && train.histLen[i] === longest[u];
+  };
+  return {
+    ...ds,
+    name: `${ds.name}-validation`,
+    train: selectSamples(train, (i) => !held(i)),
+    test: selectSamples(train, held),
+    buildOptions: { ...ds.buildOptions, split: 'validation' },
+  };
+}

@@ -1,0 +1,309 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Backend, Float } from '../nn/backend.js';
+import { Arena, type ArenaStats } from './arena.js';
+
+/**
+ * The fast Backend: AssemblyScript SIMD kernels (src/kernels/assembly, built by `npm run build:wasm`) over one
+ * WebAssembly.Memory that is created at its full size up front and never grows, so the typed-array views layers keep
+ * stay valid. Untouched pages of that memory cost no RSS on Linux, so a generous size is cheap.
+ *
+ * Two builds of the same kernels exist: plain SIMD128 and relaxed SIMD (fused multiply-add). The relaxed one is used
+ * only where the engine validates a relaxed-SIMD module (Node 20 needs `--experimental-wasm-relaxed-simd`).
+ */
+
+const PAGE = 65536;
+/** Low memory left unused so that byte offset 0 is never a valid array. */
+const RESERVED_LOW = PAGE;
+const DEFAULT_MEMORY_MB = 1024;
+const MEMORY_ENV = 'DIN_WASM_MEMORY_MB';
+const RELAXED_ENV = 'DIN_WASM_RELAXED';
+
+export interface WasmBackendOptions {
+  /** 'auto' (default): relaxed SIMD where supported; true: require it; false: plain SIMD. Env DIN_WASM_RELAXED=0|1
+   * overrides 'auto'. */
+  relaxed?: 'auto' | boolean;
+  /** Arena size in MiB (default: env DIN_WASM_MEMORY_MB, else 1024). Fixed for the backend's lifetime. */
+  memoryMB?: number;
+}
+
+interface Kernels {
+  setScratch(ptr: number, bytes: number): number;
+  scratchBytes(): number;
+  gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, B: number,
+    beta: number, C: number): void;
+  addBias(Y: number, b: number, M: number, N: number): void;
+  sumRows(dY: number, M: number, N: number, db: number): void;
+  gather(table: number, dim: number, rows: number, ids: number, n: number, out: number): number;
+  scatterAddRows(grad: number, dim: number, rows: number, slots: number, n: number, dOut: number): number;
+  attnInput(q: number, K: number, B: number, T: number, D: number, out: number): void;
+  attnInputBackward(q: number, K: number, dOut: number, B: number, T: number, D: number, dq: number, dK: number): void;
+  weightedSum(w: number, K: number, B: number, T: number, D: number, out: number): void;
+  weightedSumBackward(w: number, K: number, dOut: number, B: number, T: number, D: number, dw: number,
+    dK: number): void;
+}
+
+// (module (func (result v128) v128.const 0 v128.const 0 v128.const 0 f32x4.relaxed_madd))
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x3d, 0x01, 0x3b, 0x00,
+  0xfd, 0x0c, ...new Array<number>(16).fill(0),
+  0xfd, 0x0c, ...new Array<number>(16).fill(0),
+  0xfd, 0x0c, ...new Array<number>(16).fill(0),
+  0xfd, 0x85, 0x02,
+  0x0b,
+]);
+// (module (func (result v128) v128.const 0))
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x16, 0x01, 0x14, 0x00,
+  0xfd, 0x0c, ...new Array<number>(16).fill(0),
+  0x0b,
+]);
+
+/** Whether this engine accepts relaxed-SIMD modules (Node 20: only with --experimental-wasm-relaxed-simd). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/** Whether this engine accepts SIMD128 modules (every Node >= 16.4). */
+export function simdSupported(): boolean {
+  return WebAssembly.validate(SIMD_PROBE);
+}
+
+/** Which kernel build `relaxed` resolves to here. */
+export function resolveVariant(relaxed: 'auto' | boolean = 'auto'): 'relaxed' | 'simd' {
+  if (relaxed === 'auto') {
+    const env = process.env[RELAXED_ENV];
+    if (env === '0') return 'simd';
+    if (env === '1') relaxed = true;
+  }
+  if (relaxed === true) {
+    if (!relaxedSimdSupported()) {
+      throw new Error('WasmBackend: relaxed SIMD was requested but this engine does not support it ' +
+        '(on Node 20 run node with --experimental-wasm-relaxed-simd, or use relaxed: \'auto\')');
+    }
+    return 'relaxed';
+  }
+  if (relaxed === false) return 'simd';
+  return relaxedSimdSupported() ? 'relaxed' : 'simd';
+}
+
+let wasmDirCache: string | undefined;
+
+/** The directory holding kernels-*.wasm: env DIN_WASM_DIR, else the first `build/` above this module that has them. */
+export function wasmDir(): string {
+  if (wasmDirCache) return wasmDirCache;
+  const override = process.env.DIN_WASM_DIR;
+  if (override) return (wasmDirCache = override);
+  // Source lives in src/kernels/, compiled JS in dist/src/kernels/; the wasm is in build/ at the package root.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build');
+    if (existsSync(join(candidate, 'kernels-simd.wasm'))) return (wasmDirCache = candidate);
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error('WasmBackend: build/kernels-simd.wasm not found above ' +
+    `${dirname(fileURLToPath(import.meta.url))}: run \`npm run build:wasm\` (or set DIN_WASM_DIR)`);
+}
+
+const moduleCache = new Map<string, WebAssembly.Module>();
+
+function loadModule(variant: 'relaxed' | 'simd'): WebAssembly.Module {
+  let mod = moduleCache.get(variant);
+  if (mod) return mod;
+  const file = join(wasmDir(), variant === 'relaxed' ? 'kernels-relaxed.wasm' : 'kernels-simd.wasm');
+  if (!existsSync(file)) throw new Error(`WasmBackend: ${file} not found: run \`npm run build:wasm\``);
+  mod = new WebAssembly.Module(readFileSync(file));
+  moduleCache.set(variant, mod);
+  return mod;
+}
+
+function memoryMBFromEnv(): number {
+  const env = process.env[MEMORY_ENV];
+  if (env === undefined || env === '') return DEFAULT_MEMORY_MB;
+  const v = Number(env);
+  if (!Number.isFinite(v)) throw new Error(`${MEMORY_ENV}=${env} is not a number (MiB of WASM arena)`);
+  return v;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export class WasmBackend implements Backend {
+  readonly name: 'wasm-simd' | 'wasm-relaxed-simd';
+  readonly dtype = 'float32' as const;
+  readonly memory: WebAssembly.Memory;
+  /** Arena size in MiB. */
+  readonly memoryMB: number;
+  private readonly buffer: ArrayBuffer;
+  private readonly k: Kernels;
+  private readonly arena: Arena;
+
+  /** Synchronous: compiles (once per process and variant) and instantiates the kernels. */
+  constructor(opts: WasmBackendOptions = {}) {
+    if (!simdSupported()) throw new Error('WasmBackend: this engine does not support WebAssembly SIMD');
+    const variant = resolveVariant(opts.relaxed ?? 'auto');
+    const memoryMB = opts.memoryMB ?? memoryMBFromEnv();
+    if (!(memoryMB >= 16 && memoryMB <= 4096)) {
+      throw new Error(`WasmBackend: arena size ${memoryMB} MiB is out of range [16, 4096] (${MEMORY_ENV})`);
+    }
+    const pages = Math.min(65536, Math.ceil((memoryMB * 2 ** 20) / PAGE));
+    this.memoryMB = memoryMB;
+    this.name = variant === 'relaxed' ? 'wasm-relaxed-simd' : 'wasm-simd';
+    try {
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    } catch (e) {
+      throw new Error(`WasmBackend: cannot reserve a ${memoryMB} MiB WASM memory (${(e as Error).message}); ` +
+        `lower ${MEMORY_ENV}`);
+    }
+    this.buffer = this.memory.buffer;
+    const instance = new WebAssembly.Instance(loadModule(variant), { env: { memory: this.memory } });
+    this.k = instance.exports as unknown as Kernels;
+    const total = pages * PAGE;
+    this.arena = new Arena(RESERVED_LOW, total, (bytes, s) => new Error(
+      `WasmBackend: out of WASM memory: requested ${mib(bytes)} with ${mib(s.used)} in use ` +
+      `(${s.allocations} arrays) of a ${mib(s.capacity)} arena; raise ${MEMORY_ENV} (now ${memoryMB}) ` +
+      'or free unused arrays'));
+    const scratch = this.k.scratchBytes();
+    const { ptr } = this.arena.alloc(scratch);
+    if (!this.k.setScratch(ptr, scratch)) throw new Error('WasmBackend: kernel scratch setup failed');
+  }
+
+  alloc(n: number): Float32Array {
+    const { ptr, needsZero } = this.arena.alloc(4 * checkCount(n));
+    const a = new Float32Array(this.buffer, ptr, n);
+    if (needsZero) a.fill(0);
+    return a;
+  }
+
+  allocInt(n: number): Int32Array {
+    const { ptr, needsZero } = this.arena.alloc(4 * checkCount(n));
+    const a = new Int32Array(this.buffer, ptr, n);
+    if (needsZero) a.fill(0);
+    return a;
+  }
+
+  free(a: Float | Int32Array): void {
+    if (a.buffer !== this.buffer) throw foreign('free', 'array', a);
+    this.arena.free(a.byteOffset);
+  }
+
+  /** Arena usage (bytes), for logs and tests. */
+  memoryStats(): ArenaStats {
+    return this.arena.stats();
+  }
+
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float, B: Float,
+    beta: number, C: Float): void {
+    dim('gemm', 'M', M); dim('gemm', 'N', N); dim('gemm', 'K', K);
+    const pa = this.f('gemm', 'A', A, M * K);
+    const pb = this.f('gemm', 'B', B, K * N);
+    const pc = this.f('gemm', 'C', C, M * N);
+    this.k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, pa, pb, beta, pc);
+  }
+
+  addBias(Y: Float, b: Float, M: number, N: number): void {
+    dim('addBias', 'M', M); dim('addBias', 'N', N);
+    this.k.addBias(this.f('addBias', 'Y', Y, M * N), this.f('addBias', 'b', b, N), M, N);
+  }
+
+  sumRows(dY: Float, M: number, N: number, db: Float): void {
+    dim('sumRows', 'M', M); dim('sumRows', 'N', N);
+    this.k.sumRows(this.f('sumRows', 'dY', dY, M * N), M, N, this.f('sumRows', 'db', db, N));
+  }
+
+  gather(table: Float, dim_: number, ids: Int32Array, n: number, out: Float): void {
+    dim('gather', 'dim', dim_); dim('gather', 'n', n);
+    const pt = this.f('gather', 'table', table, 0);
+    const pi = this.i('gather', 'ids', ids, n);
+    const po = this.f('gather', 'out', out, n * dim_);
+    const rows = dim_ === 0 ? 0 : Math.floor(table.length / dim_);
+    const bad = this.k.gather(pt, dim_, rows, pi, n, po);
+    if (bad >= 0) throw new RangeError(`gather: ids[${bad}] = ${ids[bad]} is out of range for a table of ${rows} rows`);
+  }
+
+  scatterAddRows(grad: Float, dim_: number, slots: Int32Array, n: number, dOut: Float): void {
+    dim('scatterAddRows', 'dim', dim_); dim('scatterAddRows', 'n', n);
+    const pg = this.f('scatterAddRows', 'grad', grad, 0);
+    const ps = this.i('scatterAddRows', 'slots', slots, n);
+    const pd = this.f('scatterAddRows', 'dOut', dOut, n * dim_);
+    const rows = dim_ === 0 ? 0 : Math.floor(grad.length / dim_);
+    const bad = this.k.scatterAddRows(pg, dim_, rows, ps, n, pd);
+    if (bad >= 0) {
+      throw new RangeError(`scatterAddRows: slots[${bad}] = ${slots[bad]} is out of range for a gradient of ` +
+        `${rows} rows`);
+    }
+  }
+
+  attnInput(q: Float, K: Float, B: number, T: number, D: number, out: Float): void {
+    dim('attnInput', 'B', B); dim('attnInput', 'T', T); dim('attnInput', 'D', D);
+    this.k.attnInput(this.f('attnInput', 'q', q, B * D), this.f('attnInput', 'K', K, B * T * D), B, T, D,
+      this.f('attnInput', 'out', out, B * T * 4 * D));
+  }
+
+  attnInputBackward(q: Float, K: Float, dOut: Float, B: number, T: number, D: number, dq: Float, dK: Float): void {
+    const op = 'attnInputBackward';
+    dim(op, 'B', B); dim(op, 'T', T); dim(op, 'D', D);
+    this.k.attnInputBackward(this.f(op, 'q', q, B * D), this.f(op, 'K', K, B * T * D),
+      this.f(op, 'dOut', dOut, B * T * 4 * D), B, T, D, this.f(op, 'dq', dq, B * D), this.f(op, 'dK', dK, B * T * D));
+  }
+
+  weightedSum(w: Float, K: Float, B: number, T: number, D: number, out: Float): void {
+    dim('weightedSum', 'B', B); dim('weightedSum', 'T', T); dim('weightedSum', 'D', D);
+    this.k.weightedSum(this.f('weightedSum', 'w', w, B * T), this.f('weightedSum', 'K', K, B * T * D), B, T, D,
+      this.f('weightedSum', 'out', out, B * D));
+  }
+
+  weightedSumBackward(w: Float, K: Float, dOut: Float, B: number, T: number, D: number, dw: Float, dK: Float): void {
+    const op = 'weightedSumBackward';
+    dim(op, 'B', B); dim(op, 'T', T); dim(op, 'D', D);
+    this.k.weightedSumBackward(this.f(op, 'w', w, B * T), this.f(op, 'K', K, B * T * D),
+      this.f(op, 'dOut', dOut, B * D), B, T, D, this.f(op, 'dw', dw, B * T), this.f(op, 'dK', dK, B * T * D));
+  }
+
+  /** Pointer of a float operand, after checking it is a Float32Array view of this arena with >= `need` elements. */
+  private f(op: string, name: string, a: Float, need: number): number {
+    if (a.buffer !== this.buffer || !(a instanceof Float32Array)) throw foreign(op, name, a);
+    if (a.length < need) throw new RangeError(`${op}: ${name} has ${a.length} elements, needs ${need}`);
+    return a.byteOffset;
+  }
+
+  private i(op: string, name: string, a: Int32Array, need: number): number {
+    if (a.buffer !== this.buffer || !(a instanceof Int32Array)) throw foreign(op, name, a);
+    if (a.length < need) throw new RangeError(`${op}: ${name} has ${a.length} elements, needs ${need}`);
+    return a.byteOffset;
+  }
+}
+
+function checkCount(n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: element count must be an integer >= 0, got ${n}`);
+  return n;
+}
+
+function dim(op: string, name: string, v: number): void {
+  if ((v | 0) !== v || v < 0) throw new RangeError(`${op}: ${name} must be an int32 >= 0, got ${v}`);
+}
+
+function foreign(op: string, name: string, a: ArrayBufferView): Error {
+  const kind = a?.constructor?.name ?? typeof a;
+  return new TypeError(`${op}: ${name} (${kind}) is not an array of this WasmBackend's memory: allocate operands ` +
+    'with backend.alloc/allocInt (plain typed arrays and arrays of another backend cannot be passed)');
+}
+
+/** Synchronous creation (the constructor); compiled modules are cached per process. */
+export function createWasmBackendSync(opts: WasmBackendOptions = {}): WasmBackend {
+  return new WasmBackend(opts);
+}
+
+export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+  return new WasmBackend(opts);
+}
