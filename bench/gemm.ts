@@ -112,4 +112,19 @@ function main(): void {
   }
 }
 
+/** RSS cost of the arena: reserved-but-untouched pages should cost nothing (printed, not asserted). */
+function arenaRss() {
+  const before = process.memoryUsage().rss;
+  const w = new WasmBackend({ memoryMB: 1024 });
+  const big = w.alloc(128 << 20);
+  const after = process.memoryUsage().rss;
+  big.fill(1, 0, 4 << 20);
+  const touched = process.memoryUsage().rss;
+  console.log(
+    `arena RSS: +${((after - before) / 2 ** 20).toFixed(1)} MiB for a 1024 MiB arena with 512 MiB allocated, ` +
+      `+${((touched - after) / 2 ** 20).toFixed(1)} MiB after writing 16 MiB`,
+  );
+}
+
 main();
+arenaRss();

@@ -33,7 +33,8 @@ export class Adam implements Optimizer {
     const { beta1: b1, beta2: b2, eps } = this;
     const c1 = 1 - Math.pow(b1, this.t);
     const c2 = 1 - Math.pow(b2, this.t);
-    const stepSize = (lr * Math.sqrt(c2)) / c1;
+    const ic1 = 1 / c1;
+    const ic2 = 1 / c2;
     for (const p of params) {
       let m = this.m.get(p);
       let v = this.v.get(p);
@@ -53,7 +54,7 @@ export class Adam implements Optimizer {
           const k = vo + i;
           mm[k] = b1 * mm[k] + (1 - b1) * gi;
           vv[k] = b2 * vv[k] + (1 - b2) * gi * gi;
-          w[k] -= (stepSize * mm[k]) / (Math.sqrt(vv[k]) + eps);
+          w[k] -= (lr * mm[k] * ic1) / (Math.sqrt(vv[k] * ic2) + eps);
         }
       });
     }

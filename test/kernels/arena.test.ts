@@ -1,5 +1,5 @@
-// The WASM arena allocator: alignment, zeroing, reuse after free, coalescing, OOM, misuse, and RSS of an untouched
-// arena. Plus a randomized alloc/free run checked against an independent model of the live blocks.
+// The WASM arena allocator: alignment, zeroing, reuse after free, coalescing, OOM, misuse (RSS of a large untouched
+// arena is measured in bench/gemm.ts, not asserted here). Plus a randomized alloc/free run checked against an independent model of the live blocks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Arena } from '../../src/kernels/arena.js';
@@ -88,20 +88,6 @@ test('free rejects double frees, subarrays and foreign arrays', () => {
   assert.throws(() => w.free(a), /not the start of a live allocation/);
   assert.throws(() => w.alloc(-1), /integer >= 0/);
   assert.throws(() => w.alloc(2.5), /integer >= 0/);
-});
-
-test('a large arena costs no RSS until touched', (t) => {
-  const before = process.memoryUsage().rss;
-  const w = new WasmBackend({ memoryMB: 1024 });
-  const big = w.alloc(128 << 20); // 512 MiB handed out, untouched
-  const after = process.memoryUsage().rss;
-  const delta = (after - before) / 2 ** 20;
-  t.diagnostic(`RSS +${delta.toFixed(1)} MiB for a ${w.memoryMB} MiB arena with 512 MiB allocated (untouched)`);
-  assert.ok(delta < 64, `RSS grew by ${delta.toFixed(1)} MiB`);
-  big.fill(1, 0, 4 << 20); // touching 16 MiB costs about that much
-  const touched = (process.memoryUsage().rss - after) / 2 ** 20;
-  t.diagnostic(`RSS +${touched.toFixed(1)} MiB after writing 16 MiB`);
-  assert.ok(touched >= 12, `writing 16 MiB grew RSS by only ${touched.toFixed(1)} MiB: is the measure working?`);
 });
 
 test('randomized alloc/free keeps blocks disjoint, aligned and accounted', () => {

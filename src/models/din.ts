@@ -1,0 +1,38 @@
+import type { Float } from '../nn/backend.js';
+import type { Param } from '../nn/param.js';
+import type { AttentionWeights, Mode, ModelConfig, ModelContext } from './model.js';
+import { AttentionUnit } from '../nn/attention.js';
+import { Rng } from '../util/rng.js';
+import { InterestModel } from './interest-model.js';
+
+/** Deep Interest Network: the user vector is the candidate-aware weighted sum of the history (local activation unit). */
+export class DinModel extends InterestModel {
+  readonly att: AttentionUnit;
+
+  constructor(config: ModelConfig, ctx: ModelContext) {
+    super(config, ctx);
+    this.att = new AttentionUnit(ctx.backend, 'att', this.D, {
+      hidden: config.attentionHidden, activation: config.attentionActivation, norm: config.attentionNorm,
+    }, new Rng(ctx.seed).fork(103));
+  }
+
+  protected userVector(q: Float, K: Float, lengths: Int32Array, B: number, T: number, mode: Mode): Float {
+    return this.att.forward(q, K, lengths, B, T, mode);
+  }
+
+  protected userBackward(du: Float, dq: Float, dK: Float): void {
+    this.att.backward(du, dq, dK);
+  }
+
+  protected userParams(): Param[] {
+    return this.att.params();
+  }
+
+  protected userBuffers(): Record<string, Float> {
+    return this.att.buffers();
+  }
+
+  override attention(): AttentionWeights | null {
+    return this.att.weights();
+  }
+}

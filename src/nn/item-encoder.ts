@@ -1,0 +1,278 @@
+import type { Backend, Float } from './backend.js';
+import type { Param } from './param.js';
+import type { ItemCatalog } from '../data/types.js';
+import type { Rng } from '../util/rng.js';
+import { Embedding } from './embedding.js';
+import { FloatBuf, IntBuf } from './workspace.js';
+
+export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues'>;
+
+export interface ItemEncoderOptions {
+  goodsDim: number;
+  /** Width of the mean-pooled attribute vector (0 ⇒ no attribute table). */
+  attrDim: number;
+  /** Adds the per-item bias table "item_bias" (dim 1, init 0, no decay). */
+  itemBias: boolean;
+  /** Std of the normal init of the goods/attr tables (default 0.01). */
+  initStd?: number;
+}
+
+/**
+ * Item representation e(i) = [goods_emb[i] (goodsDim), mean of attr_emb over i's attributes (attrDim)], D wide.
+ * Items without attributes get a zero attribute part; id −1 (padding) gives an all-zero row and no gradient.
+ *
+ * One encoder owns the tables; each call site (candidates, history) gets its own {@link ItemLookup} via `lookup()`,
+ * which keeps that site's ids and workspaces between forward and backward. All lookups accumulate into the same
+ * sparse gradients, so calling backward on both the history and the candidate lookup in one step is correct.
+ */
+export class ItemEncoder {
+  readonly D: number;
+  readonly goods: Embedding;
+  /** Null when attrDim is 0 or the catalog has no attributes (the attribute part is then all zeros). */
+  readonly attrs: Embedding | null;
+  readonly bias: Embedding | null;
+  /** Every item has at most one attribute: the attribute part is a single gather (no segment mean). */
+  readonly singleAttr: boolean;
+  /** First attribute of each item (−1 if none); used on the single-attribute path. */
+  readonly firstAttr: Int32Array;
+
+  constructor(readonly backend: Backend, readonly catalog: CatalogAttrs, readonly opts: ItemEncoderOptions,
+    rng: Rng) {
+    const { goodsDim, attrDim } = opts;
+    this.D = goodsDim + attrDim;
+    const { numItems, attrOffsets, attrValues, numAttrs } = catalog;
+    if (attrOffsets.length !== numItems + 1) {
+      throw new Error(`item catalog: attrOffsets has ${attrOffsets.length} entries, expected numItems+1 = ${numItems + 1}`);
+    }
+    this.goods = new Embedding(backend, 'goods_emb', numItems, goodsDim, rng.fork(1), { initStd: opts.initStd });
+    this.attrs = attrDim > 0 && numAttrs > 0
+      ? new Embedding(backend, 'attr_emb', numAttrs, attrDim, rng.fork(2), { initStd: opts.initStd })
+      : null;
+    this.bias = opts.itemBias
+      ? new Embedding(backend, 'item_bias', numItems, 1, rng.fork(3), { initStd: 0, decay: false })
+      : null;
+    let single = true;
+    this.firstAttr = new Int32Array(numItems);
+    for (let i = 0; i < numItems; i++) {
+      const a = attrOffsets[i];
+      const b = attrOffsets[i + 1];
+      if (b - a > 1) single = false;
+      for (let j = a; j < b; j++) {
+        const v = attrValues[j];
+        if (v < 0 || v >= numAttrs) throw new Error(`item catalog: item ${i} has attribute id ${v}, expected 0..${numAttrs - 1}`);
+      }
+      this.firstAttr[i] = b > a ? attrValues[a] : -1;
+    }
+    this.singleAttr = single;
+  }
+
+  /** A new call site with its own caches. */
+  lookup(): ItemLookup {
+    return new ItemLookup(this);
+  }
+
+  params(): Param[] {
+    const ps = [this.goods.param];
+    if (this.attrs) ps.push(this.attrs.param);
+    if (this.bias) ps.push(this.bias.param);
+    return ps;
+  }
+
+  zeroGrad(): void {
+    this.goods.zeroGrad();
+    this.attrs?.zeroGrad();
+    this.bias?.zeroGrad();
+  }
+}
+
+/** One call site of an {@link ItemEncoder}: forward caches the ids, backward accumulates into the shared tables. */
+export class ItemLookup {
+  private readonly ids: IntBuf;
+  /** Attribute lookups: one per (position, attribute), or one per position on the single-attribute path. */
+  private readonly attrIds: IntBuf;
+  /** Position of each attribute lookup (general path). */
+  private readonly attrPos: IntBuf;
+  /** 1/#attrs per position (0 when none), general path. */
+  private readonly invCount: FloatBuf;
+  private readonly out: FloatBuf;
+  private readonly g: FloatBuf;
+  private readonly a: FloatBuf;
+  private readonly ga: FloatBuf;
+  private readonly biasOut: FloatBuf;
+  private n = 0;
+  private nAttr = 0;
+
+  constructor(readonly enc: ItemEncoder) {
+    const be = enc.backend;
+    this.ids = new IntBuf(be);
+    this.attrIds = new IntBuf(be);
+    this.attrPos = new IntBuf(be);
+    this.invCount = new FloatBuf(be, 1);
+    this.out = new FloatBuf(be, enc.D);
+    this.g = new FloatBuf(be, enc.opts.goodsDim);
+    this.a = new FloatBuf(be, enc.opts.attrDim);
+    this.ga = new FloatBuf(be, enc.opts.attrDim);
+    this.biasOut = new FloatBuf(be, 1);
+  }
+
+  /** Encodes n item ids (plain Int32Array; −1 = padding) into an n×D matrix owned by this lookup. */
+  forward(items: ArrayLike<number>, n: number): Float {
+    if (items.length < n) throw new RangeError(`item ids: ${items.length} given, ${n} expected`);
+    const ids = this.ids.ensure(n);
+    const numItems = this.enc.catalog.numItems;
+    for (let i = 0; i < n; i++) {
+      const id = items[i];
+      if (id >= numItems) throw new RangeError(`item id ${id} at position ${i} is out of range (numItems = ${numItems})`);
+      ids[i] = id < 0 ? -1 : id;
+    }
+    return this.encode(n);
+  }
+
+  /**
+   * Encodes a padded B×T history; positions t ≥ lengths[b] are treated as padding whatever id they hold, so they
+   * yield zero rows and never touch a table.
+   */
+  forwardPadded(hist: ArrayLike<number>, lengths: ArrayLike<number>, B: number, T: number): Float {
+    const n = B * T;
+    if (hist.length < n) throw new RangeError(`history ids: ${hist.length} given, B×T = ${n} expected`);
+    if (lengths.length < B) throw new RangeError(`history lengths: ${lengths.length} given, ${B} expected`);
+    const ids = this.ids.ensure(n);
+    const numItems = this.enc.catalog.numItems;
+    for (let b = 0; b < B; b++) {
+      const len = lengths[b];
+      if (!(len >= 0 && len <= T)) throw new RangeError(`history length ${len} of row ${b} is outside 0..T = ${T}`);
+      for (let t = 0; t < T; t++) {
+        const r = b * T + t;
+        const id = t < len ? hist[r] : -1;
+        if (id >= numItems) throw new RangeError(`history item id ${id} at row ${b}, position ${t} is out of range (numItems = ${numItems})`);
+        ids[r] = id < 0 ? -1 : id;
+      }
+    }
+    return this.encode(n);
+  }
+
+  private encode(n: number): Float {
+    const enc = this.enc;
+    const { goodsDim, attrDim } = enc.opts;
+    const D = enc.D;
+    const ids = this.ids.view;
+    const out = this.out.ensure(n);
+    this.n = n;
+    if (n === 0) return out;
+    const g = this.g.ensure(n);
+    enc.goods.forward(ids, n, g);
+    for (let i = 0; i < n; i++) {
+      const o = i * D;
+      const s = i * goodsDim;
+      for (let j = 0; j < goodsDim; j++) out[o + j] = g[s + j];
+    }
+    if (attrDim === 0) return out;
+    const a = this.a.ensure(n);
+    if (enc.attrs === null) {
+      a.fill(0);
+    } else if (enc.singleAttr) {
+      const attrIds = this.attrIds.ensure(n);
+      const first = enc.firstAttr;
+      for (let i = 0; i < n; i++) attrIds[i] = ids[i] < 0 ? -1 : first[ids[i]];
+      this.nAttr = n;
+      enc.attrs.forward(attrIds, n, a);
+    } else {
+      const { attrOffsets, attrValues } = enc.catalog;
+      let L = 0;
+      for (let i = 0; i < n; i++) if (ids[i] >= 0) L += attrOffsets[ids[i] + 1] - attrOffsets[ids[i]];
+      const attrIds = this.attrIds.ensure(L);
+      const pos = this.attrPos.ensure(L);
+      const inv = this.invCount.ensure(n);
+      let l = 0;
+      for (let i = 0; i < n; i++) {
+        const id = ids[i];
+        if (id < 0) {
+          inv[i] = 0;
+          continue;
+        }
+        const s = attrOffsets[id];
+        const e = attrOffsets[id + 1];
+        inv[i] = e > s ? 1 / (e - s) : 0;
+        for (let j = s; j < e; j++, l++) {
+          attrIds[l] = attrValues[j];
+          pos[l] = i;
+        }
+      }
+      this.nAttr = L;
+      a.fill(0);
+      if (L > 0) {
+        const ga = this.ga.ensure(L);
+        enc.attrs.forward(attrIds, L, ga);
+        enc.backend.scatterAddRows(a, attrDim, pos, L, ga);
+      }
+      for (let i = 0; i < n; i++) {
+        const c = inv[i];
+        const o = i * attrDim;
+        for (let j = 0; j < attrDim; j++) a[o + j] *= c;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const o = i * D + goodsDim;
+      const s = i * attrDim;
+      for (let j = 0; j < attrDim; j++) out[o + j] = a[s + j];
+    }
+    return out;
+  }
+
+  /** Per-item bias of the ids of the last forward (n values; 0 for padding). Requires itemBias. */
+  forwardBias(): Float {
+    const bias = this.enc.bias;
+    if (!bias) throw new Error('item encoder has no item bias');
+    const out = this.biasOut.ensure(this.n);
+    bias.forward(this.ids.view, this.n, out);
+    return out;
+  }
+
+  /** Accumulates dBias (n values) into the item-bias table. */
+  backwardBias(dBias: Float): void {
+    const bias = this.enc.bias;
+    if (!bias) throw new Error('item encoder has no item bias');
+    bias.backward(this.ids.view, this.n, dBias);
+  }
+
+  /** Accumulates dOut (n×D, the gradient of the last forward's output) into the shared tables' sparse gradients. */
+  backward(dOut: Float): void {
+    const enc = this.enc;
+    const { goodsDim, attrDim } = enc.opts;
+    const D = enc.D;
+    const n = this.n;
+    if (n === 0) return;
+    const ids = this.ids.view;
+    const g = this.g.ensure(n);
+    for (let i = 0; i < n; i++) {
+      const o = i * D;
+      const s = i * goodsDim;
+      for (let j = 0; j < goodsDim; j++) g[s + j] = dOut[o + j];
+    }
+    enc.goods.backward(ids, n, g);
+    if (attrDim === 0 || enc.attrs === null) return;
+    const a = this.a.ensure(n);
+    if (enc.singleAttr) {
+      for (let i = 0; i < n; i++) {
+        const o = i * D + goodsDim;
+        const s = i * attrDim;
+        for (let j = 0; j < attrDim; j++) a[s + j] = dOut[o + j];
+      }
+      enc.attrs.backward(this.attrIds.view, n, a);
+      return;
+    }
+    const L = this.nAttr;
+    if (L === 0) return;
+    const inv = this.invCount.view;
+    for (let i = 0; i < n; i++) {
+      const o = i * D + goodsDim;
+      const s = i * attrDim;
+      const c = inv[i];
+      for (let j = 0; j < attrDim; j++) a[s + j] = dOut[o + j] * c;
+    }
+    // Each attribute lookup l of position p receives dA[p] / #attrs(p): a gather of the scaled rows by position.
+    const ga = this.ga.ensure(L);
+    enc.backend.gather(a, attrDim, this.attrPos.view, L, ga);
+    enc.attrs.backward(this.attrIds.view, L, ga);
+  }
+}
