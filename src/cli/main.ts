@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { evalCommand } from './eval.js';
 import { quickstartCommand } from './quickstart.js';
@@ -6,6 +7,7 @@ import { trainCommand } from './train.js';
 export function buildProgram(): Command {
   const program = new Command('din')
     .description('Deep Interest Network (Zhou et al., KDD 2018) and BaseModel for CTR prediction')
+    .version(packageVersion())
     .showHelpAfterError()
     .addCommand(quickstartCommand())
     .addCommand(trainCommand())
@@ -22,4 +24,9 @@ export async function main(argv: string[]): Promise<void> {
     if (process.env.DIN_DEBUG) process.stderr.write(`${err.stack}\n`);
     process.exitCode = 1;
   }
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+  return pkg.version as string;
 }

@@ -27,7 +27,7 @@ export function trainCommand(): Command {
     });
     const t = metrics.test;
     console.log(
-      `${config.model} test: gauc ${fmt(t.gauc)} auc ${fmt(t.auc)} logloss ${fmt(t.logloss)} ` +
+      `${config.model} ${o.validation ? 'validation' : 'test'}: gauc ${fmt(t.gauc)} auc ${fmt(t.auc)} logloss ${fmt(t.logloss)} ` +
         `(${t.samples} samples, ${t.gaucUsers} users in GAUC, ${t.gaucSkippedUsers} single-class users skipped) | ` +
         `train ${metrics.train.seconds.toFixed(1)}s, ${Math.round(metrics.train.samplesPerSecond)} samples/s`,
     );

@@ -2,6 +2,7 @@ import { Batcher } from '../data/batcher.js';
 import type { Batch, Dataset } from '../data/types.js';
 import type { Float } from '../nn/backend.js';
 import type { Model } from '../models/model.js';
+import { sigmoidLogLoss } from '../nn/loss.js';
 import { clipGradNorm, createOptimizer, learningRate, type Optimizer, type OptimizerName } from '../optim/index.js';
 import { evaluateModel, type EvalResult } from './evaluator.js';
 import { createProgress, type Progress } from './progress.js';
@@ -61,25 +62,11 @@ export interface TrainHooks {
   label?: string;
 }
 
-/** Mean binary log loss from logits (stable softplus form) and its gradient wrt the logits. */
-export function logLossWithGrad(logits: Float, labels: Float32Array, n: number, dLogits: Float): number {
-  let loss = 0;
-  for (let i = 0; i < n; i++) {
-    const z = logits[i];
-    const y = labels[i];
-    // softplus(z) − y·z, written to avoid overflow for large |z|
-    loss += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
-    const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-    dLogits[i] = (p - y) / n;
-  }
-  return loss / n;
-}
-
 /** One optimization step on a batch; returns the batch's mean log loss. dLogits is scratch of ≥ batch.size. */
 export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: number, clipNorm: number, dLogits: Float): number {
   model.zeroGrad();
   const logits = model.forward(batch, 'train');
-  const loss = logLossWithGrad(logits, batch.labels, batch.size, dLogits);
+  const loss = sigmoidLogLoss(logits, batch.labels, batch.size, dLogits);
   if (!Number.isFinite(loss)) return loss;
   model.backward(dLogits.subarray(0, batch.size));
   const params = model.params();
