@@ -4,6 +4,9 @@
 // Prints the median GFLOP/s of 7 timed runs (after warm-up); each run repeats the product for >= ~40 ms.
 import { WasmBackend, relaxedSimdSupported } from '../src/kernels/wasm-backend.js';
 import { Rng } from '../src/util/rng.js';
+import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';
+
+enableRelaxedSimd();
 
 type Layout = 'NN' | 'NT' | 'TN';
 const SHAPES: [number, number, number][] = [

@@ -14,6 +14,9 @@ import { DEFAULT_MODEL_CONFIG, type Model, type ModelConfig } from '../src/model
 import { createOptimizer } from '../src/optim/index.js';
 import { trainStep } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
+import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';
+
+enableRelaxedSimd();
 
 const { values: args } = parseArgs({
   options: {

@@ -3,10 +3,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const main = new URL('../dist/src/cli/main.js', import.meta.url);
-if (!existsSync(fileURLToPath(main))) {
+const dist = new URL('../dist/src/', import.meta.url);
+if (!existsSync(fileURLToPath(new URL('cli/main.js', dist)))) {
   console.error('din: the package is not built yet — run `npm run build` (npm ci does it for you).');
   process.exit(1);
 }
-const { main: run } = await import(main.href);
-await run(process.argv);
+const { enableRelaxedSimd } = await import(new URL('kernels/relaxed-flag.js', dist).href);
+enableRelaxedSimd();
+const { main } = await import(new URL('cli/main.js', dist).href);
+await main(process.argv);

@@ -14,6 +14,8 @@ export interface RunMetrics {
   model: string;
   dataset: string;
   backend: string;
+  /** The split `test` was computed on: "test", or "validation" when trained with a validation split. */
+  evaluatedOn: string;
   test: EvalResult;
   train: {
     samples: number;
@@ -43,13 +45,15 @@ export interface RunSpec {
 export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics } {
   const { data, config, options, backend } = spec;
   const model = createModel(config, { backend, catalog: data.catalog, seed: options.seed });
-  const result = trainModel(model, data, options, { log: spec.log, progress: spec.progress, label: spec.label });
+  const evaluatedOn = data.buildOptions.split === 'validation' ? 'validation' : 'test';
+  const result = trainModel(model, data, options, { log: spec.log, progress: spec.progress, label: spec.label, evalName: evaluatedOn });
   const last = result.history[result.history.length - 1];
   const test = last?.test ?? evaluateModel(model, data.test, { batchSize: options.evalBatchSize, maxHistory: options.maxHistory });
   const metrics: RunMetrics = {
     model: config.model,
     dataset: data.name,
     backend: backend.name,
+    evaluatedOn,
     test,
     train: {
       samples: result.trainSamples,

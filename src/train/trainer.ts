@@ -60,6 +60,8 @@ export interface TrainHooks {
   /** Evaluate on the test split after every epoch (for the learning curve in metrics.json). Default true. */
   evalEachEpoch?: boolean;
   label?: string;
+  /** Name of the evaluated split in log lines ("test" or "validation"). */
+  evalName?: string;
 }
 
 /** One optimization step on a batch; returns the batch's mean log loss. dLogits is scratch of ≥ batch.size. */
@@ -121,7 +123,7 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
     history.push(rec);
     log(
       `${label}: loss ${rec.trainLoss.toFixed(4)} | ${Math.round(rec.samplesPerSecond)} samples/s | ${seconds.toFixed(1)}s` +
-        (rec.test ? ` | test gauc ${rec.test.gauc.toFixed(4)} auc ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)}` : ''),
+        (rec.test ? ` | ${hooks.evalName ?? 'test'} gauc ${rec.test.gauc.toFixed(4)} auc ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)}` : ''),
     );
   }
   const trainSamples = data.train.size;
