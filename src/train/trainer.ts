@@ -27,7 +27,7 @@ export const DEFAULT_LR = { adam: 0.001, sgd: 1.0 } as const;
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   epochs: 3,
-  batchSize: 128,
+  batchSize: 32,
   optimizer: 'adam',
   lr: 0.001,
   lrDecay: 1,
