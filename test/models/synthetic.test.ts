@@ -28,7 +28,9 @@ function clusters(data: Dataset): Int32Array {
 }
 
 /**
- * Mean attention weight on same-cluster vs other behaviours, and how well the weights rank a sample's same-cluster
+ * Attention is un-normalized (the paper: no softmax), so a weight's sign is not identifiable — flipping every weight
+ * and the MLP's input weights for u gives the same function — and what singles a behaviour out is its magnitude.
+ * Mean |weight| on same-cluster vs other behaviours, and how well the weights rank a sample's same-cluster
  * behaviours above its others (AUC within each sample, averaged over samples weighted by history length).
  */
 function attentionStats(model: Model, data: Dataset): { same: number; other: number; auc: number } {
@@ -44,7 +46,7 @@ function attentionStats(model: Model, data: Dataset): { same: number; other: num
     for (let b = 0; b < batch.size; b++) {
       const c = cluster[batch.items[b]];
       for (let t = 0; t < batch.lengths[b]; t++) {
-        const w = att.weights[b * att.T + t];
+        const w = Math.abs(att.weights[b * att.T + t]);
         const sameCluster = cluster[batch.hist[b * batch.T + t]] === c;
         weights.push(w);
         isSame.push(sameCluster ? 1 : 0);
@@ -71,10 +73,9 @@ test('synthetic: DIN beats BaseModel and attends to same-cluster behaviours', as
   const b = base.metrics.test;
   const d = din.metrics.test;
   const att = attentionStats(din.model, data);
-  console.log(`# synthetic (${data.train.size} train): base gauc ${b.gauc.toFixed(4)} auc ${b.auc.toFixed(4)}; din gauc ${d.gauc.toFixed(4)} auc ${d.auc.toFixed(4)}; mean attention same-cluster ${att.same.toFixed(4)} vs other ${att.other.toFixed(4)}, separation AUC ${att.auc.toFixed(4)}`);
+  console.log(`# synthetic (${data.train.size} train): base gauc ${b.gauc.toFixed(4)} auc ${b.auc.toFixed(4)}; din gauc ${d.gauc.toFixed(4)} auc ${d.auc.toFixed(4)}; mean |attention| same-cluster ${att.same.toFixed(4)} vs other ${att.other.toFixed(4)}, separation AUC ${att.auc.toFixed(4)}`);
   assert.ok(d.auc > b.auc + 0.01, `DIN AUC ${d.auc} should beat Base ${b.auc}`);
   assert.ok(d.gauc > b.gauc, `DIN GAUC ${d.gauc} should beat Base ${b.gauc}`);
-  // Weights are raw scores (no softmax) and may be negative: compare the gap and how well they rank the two groups.
-  assert.ok(att.same - att.other > 0.05, `same-cluster attention ${att.same} should clearly exceed other ${att.other}`);
-  assert.ok(att.auc > 0.7, `attention should rank same-cluster behaviours first (AUC ${att.auc})`);
+  assert.ok(att.same > 2 * att.other, `same-cluster attention ${att.same} should clearly exceed other ${att.other}`);
+  assert.ok(att.auc > 0.8, `attention should rank same-cluster behaviours first (AUC ${att.auc})`);
 });
