@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { compareCommand } from './compare.js';
 import { evalCommand } from './eval.js';
 import { quickstartCommand } from './quickstart.js';
 import { trainCommand } from './train.js';
@@ -11,7 +12,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .addCommand(quickstartCommand())
     .addCommand(trainCommand())
-    .addCommand(evalCommand());
+    .addCommand(evalCommand())
+    .addCommand(compareCommand());
   return program;
 }
 

@@ -1,5 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../models/model.js';
+
+/** Models `--model` accepts. */
+export const MODEL_NAMES = ['lr', 'base', 'wide-deep', 'pnn', 'deepfm', 'din'];
 import { DEFAULT_LR, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 
 export function intArg(name: string, min = 1) {
@@ -33,27 +36,37 @@ export function addDataOptions(cmd: Command, required = false): Command {
     .option('-q, --quiet', 'no progress output');
 }
 
-/** Model and training options: shared by every command that trains. */
-export function addTrainOptions(cmd: Command): Command {
+/** Model and training options: shared by every command that trains. `skip` leaves out flags a command sets itself. */
+export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Partial<TrainOptions> = {}): Command {
   const d = DEFAULT_MODEL_CONFIG;
-  const t = DEFAULT_TRAIN_OPTIONS;
-  return cmd
-    .addOption(new Option('--model <name>', 'model').choices(['base', 'din']).default('din'))
-    .addOption(new Option('--activation <name>', 'MLP activation').choices(['prelu', 'dice']).default(d.activation))
-    .addOption(new Option('--attention-activation <name>', 'activation inside the local activation unit').choices(['prelu', 'dice', 'sigmoid']).default(d.attentionActivation))
-    .addOption(new Option('--attention-norm <kind>', 'attention weights: none (the paper) or softmax (the original code)').choices(['none', 'softmax']).default(d.attentionNorm))
-    .addOption(new Option('--pooling <kind>', 'BaseModel behaviour pooling').choices(['sum', 'avg']).default(d.pooling))
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default(t.optimizer))
-    .option('--lr <x>', `learning rate (default: ${DEFAULT_LR.adam} for adam, ${DEFAULT_LR.sgd} for sgd)`, floatArg('--lr', 0, true))
-    .option('--lr-decay <x>', 'learning rate multiplier per epoch (exponential decay)', floatArg('--lr-decay', 0, true), t.lrDecay)
-    .option('--batch-size <n>', 'mini-batch size', intArg('--batch-size'), t.batchSize)
-    .option('--epochs <n>', 'training epochs', intArg('--epochs'), t.epochs)
-    .option('--seed <n>', 'seed of initialization and shuffling', intArg('--seed', 0), t.seed)
-    .option('--embedding-dim <n>', 'width of the goods and of the category embedding (each)', intArg('--embedding-dim'), d.goodsDim)
-    .option('--max-history <n>', 'keep the most recent N behaviours', intArg('--max-history'), t.maxHistory)
-    .option('--hidden <sizes>', 'MLP hidden widths, comma separated', d.hidden.join(','))
-    .option('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm'), t.clipNorm)
-    .option('--no-item-bias', 'no per-item bias in the logit');
+  const t = { ...DEFAULT_TRAIN_OPTIONS, ...defaults };
+  const opt = (flags: string, description: string, parse?: (v: string) => unknown, def?: unknown) => {
+    const o = new Option(flags, description);
+    if (parse) o.argParser(parse as (v: string, prev: unknown) => unknown);
+    if (def !== undefined) o.default(def);
+    return o;
+  };
+  const options = [
+    new Option('--model <name>', 'model').choices(MODEL_NAMES).default('din'),
+    new Option('--activation <name>', 'MLP activation').choices(['prelu', 'dice']).default(d.activation),
+    new Option('--attention-activation <name>', 'activation inside the local activation unit').choices(['prelu', 'dice', 'sigmoid']).default(d.attentionActivation),
+    new Option('--attention-norm <kind>', 'attention weights: none (the paper) or softmax (the original code)').choices(['none', 'softmax']).default(d.attentionNorm),
+    new Option('--pooling <kind>', 'BaseModel behaviour pooling').choices(['sum', 'avg']).default(d.pooling),
+    new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default(t.optimizer),
+    opt('--lr <x>', `learning rate (default: ${DEFAULT_LR.adam} for adam, ${DEFAULT_LR.sgd} for sgd)`, floatArg('--lr', 0, true)),
+    opt('--lr-decay <x>', 'learning rate multiplier per epoch (exponential decay)', floatArg('--lr-decay', 0, true), t.lrDecay),
+    opt('--batch-size <n>', 'mini-batch size', intArg('--batch-size'), t.batchSize),
+    opt('--epochs <n>', 'training epochs (the maximum with --patience)', intArg('--epochs'), t.epochs),
+    opt('--seed <n>', 'seed of initialization and shuffling', intArg('--seed', 0), t.seed),
+    opt('--embedding-dim <n>', 'width of the goods and of the category embedding (each)', intArg('--embedding-dim'), d.goodsDim),
+    opt('--max-history <n>', 'keep the most recent N behaviours', intArg('--max-history'), t.maxHistory),
+    opt('--hidden <sizes>', 'MLP hidden widths, comma separated', undefined, d.hidden.join(',')),
+    opt('--patience <n>', 'early stopping: stop after N epochs without a better validation GAUC (validation carved from training data) and keep the best epoch; 0 = off', intArg('--patience', 0), t.patience),
+    opt('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm'), t.clipNorm),
+    new Option('--no-item-bias', 'no per-item bias in the logit'),
+  ];
+  for (const o of options) if (!skip.includes(o.long ?? '')) cmd.addOption(o);
+  return cmd;
 }
 
 function parseSizes(s: string, name: string): number[] {
@@ -90,5 +103,6 @@ export function trainOptionsFrom(o: Record<string, any>): TrainOptions {
     clipNorm: o.clipNorm,
     maxHistory: o.maxHistory,
     seed: o.seed,
+    patience: o.patience,
   };
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { Dataset } from '../data/types.js';
+import { validationSplit } from '../data/split.js';
+import type { Dataset, SampleSet } from '../data/types.js';
 import type { Backend } from '../nn/backend.js';
 import { createModel } from '../models/index.js';
 import type { Model, ModelConfig } from '../models/model.js';
@@ -19,11 +20,16 @@ export interface RunMetrics {
   test: EvalResult;
   train: {
     samples: number;
+    /** Training samples held out for early stopping (0 without it). */
+    validationSamples: number;
     seconds: number;
     samplesPerSecond: number;
     epochs: number;
   };
   history: EpochRecord[];
+  /** The epoch whose weights were kept (early stopping on the validation split), 1-based. */
+  bestEpoch: number;
+  stoppedEarly: boolean;
   skipped: Record<string, number>;
   config: ModelConfig;
   options: TrainOptions;
@@ -46,9 +52,25 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
   const { data, config, options, backend } = spec;
   const model = createModel(config, { backend, catalog: data.catalog, seed: options.seed });
   const evaluatedOn = data.buildOptions.split === 'validation' ? 'validation' : 'test';
-  const result = trainModel(model, data, options, { log: spec.log, progress: spec.progress, label: spec.label, evalName: evaluatedOn });
-  const last = result.history[result.history.length - 1];
-  const test = last?.test ?? evaluateModel(model, data.test, { batchSize: options.evalBatchSize, maxHistory: options.maxHistory });
+  let trainData = data;
+  let valid: SampleSet | undefined;
+  if (options.patience > 0) {
+    if (evaluatedOn === 'validation') {
+      throw new Error('early stopping carves its own validation split: use either patience or a validation-split evaluation, not both');
+    }
+    const split = validationSplit(data);
+    trainData = { ...data, train: split.train };
+    valid = split.test;
+  }
+  const result = trainModel(model, trainData, options, {
+    log: spec.log,
+    progress: spec.progress,
+    label: spec.label,
+    evalName: evaluatedOn,
+    valid,
+  });
+  const kept = result.history[result.bestEpoch - 1];
+  const test = kept?.test ?? evaluateModel(model, data.test, { batchSize: options.evalBatchSize, maxHistory: options.maxHistory });
   const metrics: RunMetrics = {
     model: config.model,
     dataset: data.name,
@@ -57,11 +79,14 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     test,
     train: {
       samples: result.trainSamples,
+      validationSamples: valid?.size ?? 0,
       seconds: result.seconds,
       samplesPerSecond: result.samplesPerSecond,
       epochs: options.epochs,
     },
     history: result.history,
+    bestEpoch: result.bestEpoch,
+    stoppedEarly: result.stoppedEarly,
     skipped: data.skipped,
     config,
     options,

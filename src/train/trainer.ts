@@ -1,5 +1,5 @@
 import { Batcher } from '../data/batcher.js';
-import type { Batch, Dataset } from '../data/types.js';
+import type { Batch, Dataset, SampleSet } from '../data/types.js';
 import type { Float } from '../nn/backend.js';
 import type { Model } from '../models/model.js';
 import { sigmoidLogLoss } from '../nn/loss.js';
@@ -20,6 +20,11 @@ export interface TrainOptions {
   maxHistory: number;
   seed: number;
   evalBatchSize: number;
+  /**
+   * Early stopping: stop after this many epochs without a better validation GAUC and keep the best epoch's weights
+   * (0 = off: train all epochs, keep the last). Needs a validation set (carved from training data, never the test).
+   */
+  patience: number;
 }
 
 /** Default learning rate per optimizer (SGD at 1.0 is the paper's and original code's setting). */
@@ -35,6 +40,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   maxHistory: 50,
   seed: 1,
   evalBatchSize: 1024,
+  patience: 0,
 };
 
 export interface EpochRecord {
@@ -43,12 +49,17 @@ export interface EpochRecord {
   trainLoss: number;
   seconds: number;
   samplesPerSecond: number;
+  /** Validation metrics after this epoch (early stopping monitors valid.gauc). */
+  valid?: EvalResult;
   /** Test metrics after this epoch: reported, never used to pick a model or stop early. */
   test?: EvalResult;
 }
 
 export interface TrainResult {
   history: EpochRecord[];
+  /** The epoch whose weights the model holds at the end (the last one unless early stopping picked another). */
+  bestEpoch: number;
+  stoppedEarly: boolean;
   seconds: number;
   samplesPerSecond: number;
   trainSamples: number;
@@ -62,6 +73,8 @@ export interface TrainHooks {
   label?: string;
   /** Name of the evaluated split in log lines ("test" or "validation"). */
   evalName?: string;
+  /** Validation set monitored for early stopping (opts.patience > 0). */
+  valid?: SampleSet;
 }
 
 /** One optimization step on a batch; returns the batch's mean log loss. dLogits is scratch of ≥ batch.size. */
@@ -81,6 +94,9 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
   const log = hooks.log ?? (() => {});
   const progress = hooks.progress ?? createProgress({ quiet: true });
   const evalEachEpoch = hooks.evalEachEpoch ?? true;
+  const { valid } = hooks;
+  if (opts.patience > 0 && !valid) throw new Error('early stopping (patience > 0) needs a validation set');
+  const evalOpts = { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory };
   const optimizer = createOptimizer(opts.optimizer);
   const batcher = new Batcher(data.train, {
     batchSize: opts.batchSize,
@@ -91,6 +107,9 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
   const dLogits = model.backend.alloc(opts.batchSize);
   const history: EpochRecord[] = [];
   let trainSeconds = 0;
+  let best: { epoch: number; gauc: number } | null = null;
+  let bestSnapshot: Snapshot | undefined;
+  let stoppedEarly = false;
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     const lr = learningRate(opts.lr, opts.lrDecay, epoch);
     const label = `${hooks.label ?? model.config.model} epoch ${epoch + 1}/${opts.epochs}`;
@@ -119,18 +138,75 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
       seconds,
       samplesPerSecond: seen / seconds,
     };
-    if (evalEachEpoch) rec.test = evaluateModel(model, data.test, { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory });
+    if (valid) rec.valid = evaluateModel(model, valid, evalOpts);
+    if (evalEachEpoch) rec.test = evaluateModel(model, data.test, evalOpts);
     history.push(rec);
+    const show = (name: string, r: EvalResult | undefined) =>
+      r ? ` | ${name} gauc ${r.gauc.toFixed(4)} auc ${r.auc.toFixed(4)} logloss ${r.logloss.toFixed(4)}` : '';
     log(
       `${label}: loss ${rec.trainLoss.toFixed(4)} | ${Math.round(rec.samplesPerSecond)} samples/s | ${seconds.toFixed(1)}s` +
-        (rec.test ? ` | ${hooks.evalName ?? 'test'} gauc ${rec.test.gauc.toFixed(4)} auc ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)}` : ''),
+        show('validation', rec.valid) + show(hooks.evalName ?? 'test', rec.test),
     );
+    if (opts.patience > 0 && rec.valid) {
+      const score = monitored(rec.valid);
+      if (!best || score > best.gauc) {
+        best = { epoch: epoch + 1, gauc: score };
+        bestSnapshot = snapshot(model, bestSnapshot);
+      } else if (epoch + 1 - best.epoch >= opts.patience) {
+        stoppedEarly = epoch + 1 < opts.epochs;
+        if (stoppedEarly) log(`early stop: no better validation ${monitoredName(rec.valid)} for ${opts.patience} epoch(s); keeping epoch ${best.epoch}`);
+        break;
+      }
+    }
+  }
+  let bestEpoch = history.length;
+  if (best && bestSnapshot && best.epoch !== history.length) {
+    restore(model, bestSnapshot);
+    bestEpoch = best.epoch;
+    log(`restored the weights of epoch ${best.epoch} (best validation ${monitoredName(history[0].valid!)} ${best.gauc.toFixed(4)})`);
   }
   const trainSamples = data.train.size;
   return {
     history,
+    bestEpoch,
+    stoppedEarly,
     seconds: trainSeconds,
-    samplesPerSecond: (trainSamples * opts.epochs) / Math.max(trainSeconds, 1e-9),
+    samplesPerSecond: (trainSamples * history.length) / Math.max(trainSeconds, 1e-9),
     trainSamples,
   };
+}
+
+/**
+ * What early stopping maximizes: validation GAUC, or AUC when no validation user has both classes (a split with one
+ * sample per user). Which one applies depends only on labels and users, so it is the same in every epoch.
+ */
+export function monitored(r: EvalResult): number {
+  return Number.isFinite(r.gauc) ? r.gauc : r.auc;
+}
+
+function monitoredName(r: EvalResult): string {
+  return Number.isFinite(r.gauc) ? 'GAUC' : 'AUC';
+}
+
+/** A copy of every parameter and buffer (reusing the previous snapshot's arrays). */
+interface Snapshot {
+  params: Float64Array[];
+  buffers: Float64Array[];
+}
+
+function snapshot(model: Model, reuse?: Snapshot): Snapshot {
+  const copy = (src: ArrayLike<number>, prev?: Float64Array) => {
+    const out = prev && prev.length === src.length ? prev : new Float64Array(src.length);
+    out.set(src);
+    return out;
+  };
+  return {
+    params: model.params().map((p, i) => copy(p.value, reuse?.params[i])),
+    buffers: Object.values(model.buffers()).map((b, i) => copy(b, reuse?.buffers[i])),
+  };
+}
+
+function restore(model: Model, s: Snapshot): void {
+  model.params().forEach((p, i) => p.value.set(s.params[i]));
+  Object.values(model.buffers()).forEach((b, i) => b.set(s.buffers[i]));
 }

@@ -59,3 +59,37 @@ test('bad input gets a clear error naming the place, and a non-zero exit', () =>
   assert.notEqual(noData.code, 0);
   assert.match(noData.err, /no data given/);
 });
+
+test('din compare on a tiny synthetic set writes a well-formed compare.json and compare.md, and reuses finished runs', () => {
+  const out = join(dir, 'cmp');
+  const args = ['compare', '--data', 'synthetic:small', '--models', 'base,din', '--seeds', '2', '--epochs', '2', '--embedding-dim', '8', '--out', out];
+  const first = din(...args);
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.err, /4 runs .* 0 already finished, 4 to run/);
+  const res = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'));
+  assert.equal(res.rows.length, 2);
+  for (const row of res.rows) {
+    assert.deepEqual(row.seeds, [1, 2]);
+    assert.equal(row.reg, 'none');
+    for (const k of ['gauc', 'auc', 'logloss']) {
+      assert.equal(row[k].values.length, 2);
+      assert.ok(Number.isFinite(row[k].mean) && Number.isFinite(row[k].std), `${row.model} ${k}`);
+    }
+    assert.equal(typeof row.relaimpr, 'number');
+    assert.equal(row.history.length, 2);
+    assert.ok(row.history[0].length >= 1 && row.history[0][0].epoch === 1 && typeof row.history[0][0].trainLoss === 'number');
+    assert.ok(row.trainSeconds > 0 && row.samplesPerSecond > 0);
+  }
+  assert.equal(res.rows[0].model, 'base');
+  assert.equal(res.rows[0].relaimpr, 0);
+  const md = readFileSync(join(out, 'compare.md'), 'utf8');
+  assert.match(md, /\| base \| none \| 0\.\d{4} ± 0\.\d{4} \|/);
+  assert.match(md, /\| din \| none \|/);
+  const again = din(...args);
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.err, /4 already finished, 0 to run/);
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')).rows[1].gauc, res.rows[1].gauc);
+  const bad = din('compare', '--data', 'synthetic:small', '--models', 'base,nope', '--out', out);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /unknown model "nope"/);
+});
