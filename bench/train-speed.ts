@@ -1,16 +1,18 @@
 /**
- * Training and scoring speed of BaseModel and DIN on fixed-shape synthetic batches (every history full, T = 20),
+ * Training and scoring speed of the models (default BaseModel and DIN; `--models` takes any of
+ * lr,base,wide-deep,pnn,deepfm,din) on fixed-shape synthetic batches (every history full, T = 20),
  * the shapes the paper's Amazon setting has. Prints median samples/s of several timed runs (after warm-up) at
  * B = 32 and B = 256, and the latency to score 1 user × 200 candidates in eval mode.
  *
  *   npm run bench            (defaults)
  *   node dist/bench/train-speed.js --runs 7 --backend js-f32
+ *   node dist/bench/train-speed.js --models lr,base,wide-deep,pnn,deepfm,din
  */
 import { parseArgs } from 'node:util';
 import type { Batch } from '../src/data/types.js';
 import { createBackend } from '../src/nn/backends.js';
 import { createModel } from '../src/models/index.js';
-import { DEFAULT_MODEL_CONFIG, type Model, type ModelConfig } from '../src/models/model.js';
+import { DEFAULT_MODEL_CONFIG, MODEL_KINDS, type Model, type ModelConfig, type ModelKind } from '../src/models/model.js';
 import { createOptimizer } from '../src/optim/index.js';
 import { trainStep } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
@@ -26,8 +28,13 @@ const { values: args } = parseArgs({
     attrs: { type: 'string', default: '1000' },
     T: { type: 'string', default: '20' },
     activation: { type: 'string', default: 'prelu' },
+    models: { type: 'string', default: 'base,din' },
   },
 });
+const MODELS = args.models.split(',').map((m) => m.trim()).filter((m) => m !== '') as ModelKind[];
+for (const m of MODELS) {
+  if (!MODEL_KINDS.includes(m)) throw new Error(`--models: unknown model "${m}" (expected a comma-separated list of ${MODEL_KINDS.join(', ')})`);
+}
 const RUNS = Number(args.runs);
 const T = Number(args.T);
 const numItems = Number(args.items);
@@ -103,10 +110,10 @@ function scoreLatency(model: Model, candidates: number): number {
 
 const backend = createBackend(args.backend as any);
 console.log(`backend ${backend.name}, node ${process.version}, T=${T}, items=${numItems}, median of ${RUNS} runs`);
-console.log('model  activation  B=32 samples/s  B=256 samples/s  score 1×200 ms');
-for (const kind of ['base', 'din'] as const) {
+console.log('model      activation  B=32 samples/s  B=256 samples/s  score 1×200 ms');
+for (const kind of MODELS) {
   const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, model: kind, activation: args.activation as any };
-  const row: string[] = [kind.padEnd(6), config.activation.padEnd(10)];
+  const row: string[] = [kind.padEnd(9), config.activation.padEnd(10)];
   for (const B of [32, 256]) {
     const model = createModel(config, { backend, catalog, seed: 1 });
     row.push(String(Math.round(trainSpeed(model, B))).padStart(15));

@@ -37,6 +37,7 @@ const FORWARD: Array<[string, string]> = [
   ['patience', '--patience'],
   ['format', '--format'],
   ['backend', '--backend'],
+  ['wideBuckets', '--wide-buckets'],
 ];
 
 /** compare's own defaults: every model gets early stopping on a validation split carved from training data. */

@@ -1,8 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../models/model.js';
-
-/** Models `--model` accepts. */
-export const MODEL_NAMES = ['lr', 'base', 'wide-deep', 'pnn', 'deepfm', 'din'];
+import { DEFAULT_MODEL_CONFIG, DEFAULT_WIDE_BUCKETS, MODEL_KINDS, type ModelConfig } from '../models/model.js';
 import { DEFAULT_LR, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 
 export function intArg(name: string, min = 1) {
@@ -47,7 +44,7 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     return o;
   };
   const options = [
-    new Option('--model <name>', 'model').choices(MODEL_NAMES).default('din'),
+    new Option('--model <name>', 'model').choices(MODEL_KINDS).default('din'),
     new Option('--activation <name>', 'MLP activation').choices(['prelu', 'dice']).default(d.activation),
     new Option('--attention-activation <name>', 'activation inside the local activation unit').choices(['prelu', 'dice', 'sigmoid']).default(d.attentionActivation),
     new Option('--attention-norm <kind>', 'attention weights: none (the paper) or softmax (the original code)').choices(['none', 'softmax']).default(d.attentionNorm),
@@ -64,6 +61,7 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     opt('--patience <n>', 'early stopping: stop after N epochs without a better validation GAUC (validation carved from training data) and keep the best epoch; 0 = off', intArg('--patience', 0), t.patience),
     opt('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm'), t.clipNorm),
     new Option('--no-item-bias', 'no per-item bias in the logit'),
+    opt('--wide-buckets <n>', 'wide-deep: hash buckets of the behaviour × candidate cross features', intArg('--wide-buckets'), DEFAULT_WIDE_BUCKETS),
   ];
   for (const o of options) if (!skip.includes(o.long ?? '')) cmd.addOption(o);
   return cmd;
@@ -89,6 +87,7 @@ export function modelConfigFrom(o: Record<string, any>): ModelConfig {
     attentionNorm: o.attentionNorm,
     pooling: o.pooling,
     itemBias: o.itemBias,
+    ...(o.model === 'wide-deep' ? { wideBuckets: o.wideBuckets } : {}),
   };
 }
 

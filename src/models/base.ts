@@ -2,14 +2,15 @@ import type { Float } from '../nn/backend.js';
 import type { Param } from '../nn/param.js';
 import type { Mode, ModelConfig, ModelContext } from './model.js';
 import { MaskedPooling } from '../nn/pooling.js';
-import { InterestModel } from './interest-model.js';
+import { InterestModel, type InterestModelOptions } from './interest-model.js';
 
 /** Embedding & MLP baseline (paper §4.2): the user vector is the sum (or average) of the history embeddings. */
 export class BaseModel extends InterestModel {
   private readonly pool: MaskedPooling;
 
-  constructor(config: ModelConfig, ctx: ModelContext) {
-    super(config, ctx);
+  /** `opts` is for subclasses that add features to the deep part (PNN, DeepFM, Wide&Deep). */
+  constructor(config: ModelConfig, ctx: ModelContext, opts: InterestModelOptions = {}) {
+    super(config, ctx, opts);
     this.pool = new MaskedPooling(ctx.backend, config.pooling, this.D);
   }
 

@@ -1,18 +1,27 @@
 import type { Backend, Float } from '../nn/backend.js';
 import type { Param } from '../nn/param.js';
 import type { Batch } from '../data/types.js';
-import type { AttentionWeights, Mode, Model, ModelConfig, ModelContext } from './model.js';
+import { MAX_WIDE_BUCKETS, type AttentionWeights, type Mode, type Model, type ModelConfig, type ModelContext } from './model.js';
 import { ItemEncoder, type ItemLookup } from '../nn/item-encoder.js';
 import { Mlp } from '../nn/mlp.js';
 import { zeroDenseGrads } from '../nn/layer.js';
 import { FloatBuf } from '../nn/workspace.js';
 import { Rng } from '../util/rng.js';
 
+/** What a subclass adds to the skeleton, fixed at construction (the MLP's input width depends on it). */
+export interface InterestModelOptions {
+  /** Width E of the extra MLP input features (see {@link InterestModel.extraFeatures}); default 0. */
+  extraInputDim?: number;
+}
+
 /**
- * The shape shared by BaseModel and DIN (paper Fig. 2, no user-profile features):
+ * The shape shared by BaseModel, DIN and the embedding-based competitors (paper Fig. 2, no user-profile features):
  *   q = e(candidate) [B, D], K = e(history) [B·T, D] from one shared item encoder,
- *   u = userVector(q, K) (pooling or attention), logit = MLP([u, q]) (+ item bias of the candidate).
- * Subclasses implement only the user vector and its backward.
+ *   u = userVector(q, K) (pooling or attention),
+ *   logit = MLP([u, q, extraFeatures(q, u)]) (+ item bias of the candidate) (+ extraLogit(batch, q, u)).
+ * Subclasses implement the user vector and its backward; the two optional hooks (extra MLP input features, an extra
+ * logit term, each with its backward and their params) let PNN, DeepFM and Wide&Deep reuse the skeleton. With no
+ * hooks the computation is exactly Base/DIN's.
  */
 export abstract class InterestModel implements Model {
   readonly backend: Backend;
@@ -21,7 +30,10 @@ export abstract class InterestModel implements Model {
   protected readonly cand: ItemLookup;
   protected readonly hist: ItemLookup;
   protected readonly D: number;
+  /** Width of the extra MLP input features (0 for Base/DIN). */
+  protected readonly E: number;
   private readonly x: FloatBuf;
+  private readonly dE: FloatBuf | null;
   private readonly logits: FloatBuf;
   private readonly dq: FloatBuf;
   private readonly dK: FloatBuf;
@@ -29,9 +41,13 @@ export abstract class InterestModel implements Model {
   private B = 0;
   private T = 0;
   private lastMode: Mode = 'eval';
+  private hasExtraLogit = false;
 
-  constructor(readonly config: ModelConfig, ctx: ModelContext) {
+  constructor(readonly config: ModelConfig, ctx: ModelContext, opts: InterestModelOptions = {}) {
     validateConfig(config);
+    const E = opts.extraInputDim ?? 0;
+    if (!Number.isInteger(E) || E < 0) throw new Error(`${config.model}: extra MLP input width must be a non-negative integer, got ${E}`);
+    this.E = E;
     this.backend = ctx.backend;
     const rng = new Rng(ctx.seed);
     this.encoder = new ItemEncoder(ctx.backend, ctx.catalog, {
@@ -40,9 +56,10 @@ export abstract class InterestModel implements Model {
     this.D = this.encoder.D;
     this.cand = this.encoder.lookup();
     this.hist = this.encoder.lookup();
-    this.mlp = new Mlp(ctx.backend, 'mlp', 2 * this.D, config.hidden, config.activation, rng.fork(102));
+    this.mlp = new Mlp(ctx.backend, 'mlp', 2 * this.D + E, config.hidden, config.activation, rng.fork(102));
     const be = ctx.backend;
-    this.x = new FloatBuf(be, 2 * this.D);
+    this.x = new FloatBuf(be, 2 * this.D + E);
+    this.dE = E > 0 ? new FloatBuf(be, E) : null;
     this.logits = new FloatBuf(be, 1);
     this.dq = new FloatBuf(be, this.D);
     this.dK = new FloatBuf(be, this.D);
@@ -55,6 +72,32 @@ export abstract class InterestModel implements Model {
   protected abstract userParams(): Param[];
   protected abstract userBuffers(): Record<string, Float>;
 
+  /**
+   * Extra MLP input features [B, E] computed from q [B, D] and u [B, D] (E = options.extraInputDim). Called only
+   * when E > 0; the result is copied, so a layer-owned buffer is fine.
+   */
+  protected extraFeatures(_q: Float, _u: Float, _B: number, _mode: Mode): Float {
+    throw new Error(`${this.config.model}: extraInputDim > 0 needs extraFeatures()`);
+  }
+
+  /** Backward of {@link extraFeatures}: accumulates into dq and du (both [B, D]) for dExtra [B, E]. */
+  protected extraFeaturesBackward(_dExtra: Float, _dq: Float, _du: Float): void {
+    throw new Error(`${this.config.model}: extraInputDim > 0 needs extraFeaturesBackward()`);
+  }
+
+  /** A term [B] added to the logit (wide / first-order / FM parts), or null for none. Ids come from the batch. */
+  protected extraLogit(_batch: Batch, _q: Float, _u: Float, _B: number, _mode: Mode): Float | null {
+    return null;
+  }
+
+  /** Backward of {@link extraLogit} (called only if it returned a term): params' grads, and dq, du accumulation. */
+  protected extraLogitBackward(_dLogits: Float, _dq: Float, _du: Float): void {}
+
+  /** Params of the hooks, listed after the MLP's (so Base/DIN names and order are unchanged). */
+  protected extraParams(): Param[] {
+    return [];
+  }
+
   forward(batch: Batch, mode: Mode): Float {
     const { size: B, T } = batch;
     const D = this.D;
@@ -64,21 +107,36 @@ export abstract class InterestModel implements Model {
     const q = this.cand.forward(batch.items, B);
     const K = this.hist.forwardPadded(batch.hist, batch.lengths, B, T);
     const u = this.userVector(q, K, batch.lengths, B, T, mode);
+    const E = this.E;
+    const W = 2 * D + E;
     const x = this.x.ensure(B);
     for (let b = 0; b < B; b++) {
-      const o = b * 2 * D;
+      const o = b * W;
       for (let j = 0; j < D; j++) {
         x[o + j] = u[b * D + j];
         x[o + D + j] = q[b * D + j];
       }
     }
     const out = this.logits.ensure(B);
+    this.hasExtraLogit = false;
     if (B === 0) return out;
+    if (E > 0) {
+      const e = this.extraFeatures(q, u, B, mode);
+      for (let b = 0; b < B; b++) {
+        const o = b * W + 2 * D;
+        for (let j = 0; j < E; j++) x[o + j] = e[b * E + j];
+      }
+    }
     const y = this.mlp.forward(x, B, mode);
     for (let b = 0; b < B; b++) out[b] = y[b];
     if (this.config.itemBias) {
       const bias = this.cand.forwardBias();
       for (let b = 0; b < B; b++) out[b] += bias[b];
+    }
+    const extra = this.extraLogit(batch, q, u, B, mode);
+    if (extra !== null) {
+      this.hasExtraLogit = true;
+      for (let b = 0; b < B; b++) out[b] += extra[b];
     }
     return out;
   }
@@ -88,16 +146,27 @@ export abstract class InterestModel implements Model {
     const { B, T } = this;
     const D = this.D;
     if (B === 0) return;
+    const E = this.E;
+    const W = 2 * D + E;
     const dx = this.mlp.backward(dLogits);
     const du = this.du.ensure(B);
     const dq = this.dq.ensure(B);
     for (let b = 0; b < B; b++) {
-      const o = b * 2 * D;
+      const o = b * W;
       for (let j = 0; j < D; j++) {
         du[b * D + j] = dx[o + j];
         dq[b * D + j] = dx[o + D + j];
       }
     }
+    if (this.dE !== null) {
+      const dE = this.dE.ensure(B);
+      for (let b = 0; b < B; b++) {
+        const o = b * W + 2 * D;
+        for (let j = 0; j < E; j++) dE[b * E + j] = dx[o + j];
+      }
+      this.extraFeaturesBackward(dE, dq, du);
+    }
+    if (this.hasExtraLogit) this.extraLogitBackward(dLogits, dq, du);
     const dK = this.dK.ensure(B * T);
     dK.fill(0);
     this.userBackward(du, dq, dK);
@@ -107,7 +176,7 @@ export abstract class InterestModel implements Model {
   }
 
   params(): Param[] {
-    return [...this.encoder.params(), ...this.userParams(), ...this.mlp.params()];
+    return [...this.encoder.params(), ...this.userParams(), ...this.mlp.params(), ...this.extraParams()];
   }
 
   buffers(): Record<string, Float> {
@@ -117,6 +186,8 @@ export abstract class InterestModel implements Model {
   zeroGrad(): void {
     zeroDenseGrads(this.params());
     this.encoder.zeroGrad();
+    // Sparse tables outside the encoder (wide / first-order weights): emptying the row list is their zeroGrad.
+    for (const p of this.extraParams()) if (p.sparse) p.sparse.count = 0;
   }
 
   attention(): AttentionWeights | null {
@@ -124,7 +195,7 @@ export abstract class InterestModel implements Model {
   }
 }
 
-function validateConfig(c: ModelConfig): void {
+export function validateConfig(c: ModelConfig): void {
   const bad = (what: string): never => {
     throw new Error(`model config: ${what}`);
   };
@@ -139,4 +210,8 @@ function validateConfig(c: ModelConfig): void {
   }
   if (c.attentionNorm !== 'none' && c.attentionNorm !== 'softmax') bad(`attentionNorm must be none|softmax, got ${c.attentionNorm}`);
   if (c.pooling !== 'sum' && c.pooling !== 'avg') bad(`pooling must be sum|avg, got ${c.pooling}`);
+  if (c.wideBuckets !== undefined && !(Number.isInteger(c.wideBuckets) && c.wideBuckets >= 1 && c.wideBuckets <= MAX_WIDE_BUCKETS)) {
+    bad(`wideBuckets must be an integer in 1..${MAX_WIDE_BUCKETS}, got ${c.wideBuckets}`);
+  }
+  if (c.wideAttrCross !== undefined && typeof c.wideAttrCross !== 'boolean') bad(`wideAttrCross must be a boolean, got ${c.wideAttrCross}`);
 }

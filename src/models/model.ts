@@ -6,8 +6,17 @@ export type Mode = 'train' | 'eval';
 export type Activation = 'prelu' | 'dice';
 export type AttentionActivation = 'prelu' | 'dice' | 'sigmoid';
 
+export type ModelKind = 'lr' | 'base' | 'wide-deep' | 'pnn' | 'deepfm' | 'din';
+export const MODEL_KINDS: readonly ModelKind[] = ['lr', 'base', 'wide-deep', 'pnn', 'deepfm', 'din'];
+
+/** Default size of the hashed cross-product table of Wide&Deep. */
+export const DEFAULT_WIDE_BUCKETS = 2 ** 20;
+/** Upper bound on wideBuckets (a 1-dim table of that many rows plus its optimizer state must fit in memory). */
+export const MAX_WIDE_BUCKETS = 2 ** 26;
+
 export interface ModelConfig {
-  model: 'base' | 'din';
+  /** lr ignores every embedding/MLP field; the other models share them so the comparison is fair. */
+  model: ModelKind;
   /** Goods-id embedding width. */
   goodsDim: number;
   /** Attribute/category embedding width (an item's attributes are mean-pooled into one vector of this width). */
@@ -21,10 +30,14 @@ export interface ModelConfig {
   attentionActivation: AttentionActivation;
   /** 'none' = the paper (raw weights, interest intensity kept); 'softmax' = the original code (masked softmax). */
   attentionNorm: 'none' | 'softmax';
-  /** BaseModel pooling of behaviours. */
+  /** Pooling of behaviours of BaseModel (and of the deep parts of wide-deep, pnn, deepfm). */
   pooling: 'sum' | 'avg';
   /** Per-item bias added to the logit (the original code has one). */
   itemBias: boolean;
+  /** wide-deep: rows of the hashed cross-product weight table (default {@link DEFAULT_WIDE_BUCKETS}). */
+  wideBuckets?: number;
+  /** wide-deep: also cross each behaviour's attributes with the candidate's attributes (default true). */
+  wideAttrCross?: boolean;
 }
 
 export const DEFAULT_MODEL_CONFIG: Omit<ModelConfig, 'model'> = {
