@@ -37,7 +37,6 @@ const FORWARD: Array<[string, string]> = [
   ['patience', '--patience'],
   ['format', '--format'],
   ['backend', '--backend'],
-  ['wideBuckets', '--wide-buckets'],
 ];
 
 /** compare's own defaults: every model gets early stopping on a validation split carved from training data. */
@@ -99,6 +98,7 @@ export function compareCommand(): Command {
         const dir = join(out, 'runs', `${s.name}-s${seed}`);
         const args = ['train', '--data', dataArg, '--model', s.model, '--seed', String(seed), '--data-seed', String(dataSeedFor(seed)), ...shared];
         if (s.activation) args.push('--activation', s.activation);
+        if (s.model === 'wide-deep') args.push('--wide-buckets', String(o.wideBuckets));
         args.push('--out', dir, '--quiet');
         jobs.push({ spec: s, seed, dir, args });
       }
