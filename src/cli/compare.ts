@@ -39,7 +39,10 @@ const FORWARD: Array<[string, string]> = [
   ['backend', '--backend'],
 ];
 
-/** compare's own defaults: every model gets early stopping on a validation split carved from training data. */
+/**
+ * compare's own defaults: every model gets its epoch count chosen by early stopping on a validation split carved from
+ * training data (each user's most recent training samples), then is refit on all training data for that many epochs.
+ */
 const COMPARE_DEFAULTS = { epochs: 8, patience: 1 };
 
 interface Job {
@@ -76,7 +79,8 @@ export function compareCommand(): Command {
     .option('--force', 'redo runs even when a finished one exists')
     .addOption(new Option('--format <format>', 'data format').choices(['auto', 'amazon-seq', 'movielens', 'synthetic']).default('auto'))
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'));
-  addTrainOptions(cmd, ['--model', '--activation', '--seed'], COMPARE_DEFAULTS);
+  addTrainOptions(cmd, ['--model', '--activation', '--seed', '--refit'], COMPARE_DEFAULTS);
+  cmd.option('--no-refit', 'keep the early-stopped model trained without the validation samples (default: refit on all training data)');
   cmd.action(async (o) => {
     const specs = String(o.models).split(',').map((s) => parseModelSpec(s.trim()));
     const seeds = parseSeeds(o.seeds);
@@ -92,6 +96,7 @@ export function compareCommand(): Command {
     const shared: string[] = [];
     for (const [key, flag] of FORWARD) if (o[key] !== undefined) shared.push(flag, String(o[key]));
     if (o.itemBias === false) shared.push('--no-item-bias');
+    if (o.refit) shared.push('--refit');
     const jobs: Job[] = [];
     for (const s of specs) {
       for (const seed of seeds) {

@@ -59,6 +59,7 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     opt('--max-history <n>', 'keep the most recent N behaviours', intArg('--max-history'), t.maxHistory),
     opt('--hidden <sizes>', 'MLP hidden widths, comma separated', undefined, d.hidden.join(',')),
     opt('--patience <n>', 'early stopping: stop after N epochs without a better validation GAUC (validation carved from training data) and keep the best epoch; 0 = off', intArg('--patience', 0), t.patience),
+    new Option('--refit', 'with --patience: train again on all training data for the chosen number of epochs'),
     opt('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm'), t.clipNorm),
     new Option('--no-item-bias', 'no per-item bias in the logit'),
     opt('--wide-buckets <n>', 'wide-deep: hash buckets of the behaviour × candidate cross features', intArg('--wide-buckets'), DEFAULT_WIDE_BUCKETS),
@@ -103,5 +104,6 @@ export function trainOptionsFrom(o: Record<string, any>): TrainOptions {
     maxHistory: o.maxHistory,
     seed: o.seed,
     patience: o.patience,
+    refit: !!o.refit,
   };
 }

@@ -82,16 +82,24 @@ export function compareRow(name: string, reg: string, seeds: number[], runs: Run
     bestEpoch: runs.map((r) => r.bestEpoch ?? r.history.length),
     trainSeconds: stat(runs.map((r) => r.train.seconds)).mean,
     samplesPerSecond: stat(runs.map((r) => r.train.samplesPerSecond)).mean,
-    history: runs.map((r) =>
-      r.history.map((h) => ({
-        epoch: h.epoch,
-        trainLoss: h.trainLoss,
-        validGauc: nullIfNaN(h.valid?.gauc),
-        testGauc: nullIfNaN(h.test?.gauc),
-        validAuc: nullIfNaN(h.valid?.auc),
-        testAuc: nullIfNaN(h.test?.auc),
-      })),
-    ),
+    // With refit, validation metrics come from the epoch-selection phase (same seed, trained without the held-out
+    // samples) and train loss / test metrics from the final run, epoch by epoch.
+    history: runs.map((r) => {
+      const sel = r.selection?.history ?? r.history;
+      const n = Math.max(sel.length, r.history.length);
+      return Array.from({ length: n }, (_, i) => {
+        const h = r.history[i];
+        const v = sel[i];
+        return {
+          epoch: i + 1,
+          trainLoss: (h ?? v).trainLoss,
+          validGauc: nullIfNaN(v?.valid?.gauc),
+          testGauc: nullIfNaN(h?.test?.gauc),
+          validAuc: nullIfNaN(v?.valid?.auc),
+          testAuc: nullIfNaN(h?.test?.auc),
+        };
+      });
+    }),
   };
 }
 

@@ -20,8 +20,9 @@ export interface RunMetrics {
   test: EvalResult;
   train: {
     samples: number;
-    /** Training samples held out for early stopping (0 without it). */
+    /** Training samples held out for early stopping (0 without it, or after a refit on all of them). */
     validationSamples: number;
+    /** Training time, including the epoch-selection phase when refitting. */
     seconds: number;
     samplesPerSecond: number;
     epochs: number;
@@ -30,6 +31,8 @@ export interface RunMetrics {
   /** The epoch whose weights were kept (early stopping on the validation split), 1-based. */
   bestEpoch: number;
   stoppedEarly: boolean;
+  /** With refit: the early-stopping phase on the validation split that chose the epoch count. */
+  selection?: { history: EpochRecord[]; bestEpoch: number; stoppedEarly: boolean; seconds: number };
   skipped: Record<string, number>;
   config: ModelConfig;
   options: TrainOptions;
@@ -50,7 +53,7 @@ export interface RunSpec {
 /** Train a model, evaluate it on the test split, and (with `out`) save checkpoint + metrics.json. */
 export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics } {
   const { data, config, options, backend } = spec;
-  const model = createModel(config, { backend, catalog: data.catalog, seed: options.seed });
+  let model = createModel(config, { backend, catalog: data.catalog, seed: options.seed });
   const evaluatedOn = data.buildOptions.split === 'validation' ? 'validation' : 'test';
   let trainData = data;
   let valid: SampleSet | undefined;
@@ -62,13 +65,18 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     trainData = { ...data, train: split.train };
     valid = split.test;
   }
-  const result = trainModel(model, trainData, options, {
-    log: spec.log,
-    progress: spec.progress,
-    label: spec.label,
-    evalName: evaluatedOn,
-    valid,
-  });
+  const hooks = { log: spec.log, progress: spec.progress, label: spec.label, evalName: evaluatedOn };
+  let result = trainModel(model, trainData, options, { ...hooks, valid });
+  let selection: RunMetrics['selection'];
+  if (valid && options.refit) {
+    // The held-out samples are each user's most recent training events — the most informative ones for the next
+    // event — so after choosing the epoch count on them, train again from scratch on all training data for that many.
+    selection = { history: result.history, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, seconds: result.seconds };
+    spec.log?.(`refit: training again on all ${data.train.size} training samples for ${result.bestEpoch} epoch(s)`);
+    model = createModel(config, { backend, catalog: data.catalog, seed: options.seed });
+    result = trainModel(model, data, { ...options, epochs: result.bestEpoch, patience: 0 }, { ...hooks, label: `${config.model} refit` });
+    valid = undefined;
+  }
   const kept = result.history[result.bestEpoch - 1];
   const test = kept?.test ?? evaluateModel(model, data.test, { batchSize: options.evalBatchSize, maxHistory: options.maxHistory });
   const metrics: RunMetrics = {
@@ -80,13 +88,14 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     train: {
       samples: result.trainSamples,
       validationSamples: valid?.size ?? 0,
-      seconds: result.seconds,
+      seconds: result.seconds + (selection?.seconds ?? 0),
       samplesPerSecond: result.samplesPerSecond,
       epochs: options.epochs,
     },
     history: result.history,
-    bestEpoch: result.bestEpoch,
-    stoppedEarly: result.stoppedEarly,
+    bestEpoch: selection?.bestEpoch ?? result.bestEpoch,
+    stoppedEarly: selection?.stoppedEarly ?? result.stoppedEarly,
+    ...(selection ? { selection } : {}),
     skipped: data.skipped,
     config,
     options,

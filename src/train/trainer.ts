@@ -25,6 +25,8 @@ export interface TrainOptions {
    * (0 = off: train all epochs, keep the last). Needs a validation set (carved from training data, never the test).
    */
   patience: number;
+  /** With patience: after choosing the epoch count on the validation split, retrain on all training data for it. */
+  refit: boolean;
 }
 
 /** Default learning rate per optimizer (SGD at 1.0 is the paper's and original code's setting). */
@@ -41,6 +43,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   seed: 1,
   evalBatchSize: 1024,
   patience: 0,
+  refit: false,
 };
 
 export interface EpochRecord {

@@ -30,3 +30,19 @@ test('early stopping monitors the validation split, stops on patience and keeps 
   assert.equal(again.auc, h[best - 1].test!.auc);
   assert.equal(metrics.test.auc, h[best - 1].test!.auc);
 });
+
+test('refit: the epoch count chosen on validation is retrained from scratch on all training data', async () => {
+  const data = await loadDataset({ path: 'synthetic:small', seed: 2, noCache: true });
+  const config = { ...DEFAULT_MODEL_CONFIG, model: 'base' as const, goodsDim: 8, attrDim: 8 };
+  const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 12, patience: 1, lr: 0.01, maxHistory: 20, refit: true };
+  const { metrics } = runTraining({ data, config, options, backend: createBackend('auto') });
+  assert.ok(metrics.selection, 'the selection phase is recorded');
+  const chosen = metrics.selection.bestEpoch;
+  assert.equal(metrics.bestEpoch, chosen);
+  assert.equal(metrics.history.length, chosen, 'the refit trains exactly the chosen number of epochs');
+  assert.equal(metrics.train.samples, data.train.size, 'on all training samples');
+  assert.equal(metrics.train.validationSamples, 0);
+  const plain = runTraining({ data, config, options: { ...options, epochs: chosen, patience: 0, refit: false }, backend: createBackend('auto') });
+  assert.equal(metrics.test.auc, plain.metrics.test.auc, 'same as training that many epochs without early stopping');
+  assert.equal(metrics.test.gauc, plain.metrics.test.gauc);
+});
