@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_WIDE_BUCKETS, MODEL_KINDS, type ModelConfig } from '../models/model.js';
-import { DEFAULT_LR, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_LR, DEFAULT_LR_LINEAR_ADAM, DEFAULT_TRAIN_OPTIONS, defaultLearningRate, type TrainOptions } from '../train/trainer.js';
 
 export function intArg(name: string, min = 1) {
   return (v: string): number => {
@@ -50,7 +50,7 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     new Option('--attention-norm <kind>', 'attention weights: none (the paper) or softmax (the original code)').choices(['none', 'softmax']).default(d.attentionNorm),
     new Option('--pooling <kind>', 'BaseModel behaviour pooling').choices(['sum', 'avg']).default(d.pooling),
     new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default(t.optimizer),
-    opt('--lr <x>', `learning rate (default: ${DEFAULT_LR.adam} for adam, ${DEFAULT_LR.sgd} for sgd)`, floatArg('--lr', 0, true)),
+    opt('--lr <x>', `learning rate (default: ${DEFAULT_LR.adam} for adam — ${DEFAULT_LR_LINEAR_ADAM} for the lr model —, ${DEFAULT_LR.sgd} for sgd)`, floatArg('--lr', 0, true)),
     opt('--lr-decay <x>', 'learning rate multiplier per epoch (exponential decay)', floatArg('--lr-decay', 0, true), t.lrDecay),
     opt('--batch-size <n>', 'mini-batch size', intArg('--batch-size'), t.batchSize),
     opt('--epochs <n>', 'training epochs (the maximum with --patience)', intArg('--epochs'), t.epochs),
@@ -98,7 +98,7 @@ export function trainOptionsFrom(o: Record<string, any>): TrainOptions {
     epochs: o.epochs,
     batchSize: o.batchSize,
     optimizer: o.optimizer,
-    lr: o.lr ?? DEFAULT_LR[o.optimizer as 'sgd' | 'adam'],
+    lr: o.lr ?? defaultLearningRate(o.optimizer, o.model),
     lrDecay: o.lrDecay,
     clipNorm: o.clipNorm,
     maxHistory: o.maxHistory,
