@@ -1,6 +1,6 @@
 import type { Float } from '../nn/backend.js';
 import type { Param } from '../nn/param.js';
-import { type Optimizer, forEachGradRow } from './optimizer.js';
+import type { Optimizer } from './optimizer.js';
 
 export interface AdamOptions {
   beta1?: number;
@@ -46,17 +46,27 @@ export class Adam implements Optimizer {
       }
       const w = p.value;
       const g = p.grad;
-      const mm = m;
-      const vv = v;
-      forEachGradRow(p, (vo, go, n) => {
-        for (let i = 0; i < n; i++) {
-          const gi = g[go + i];
-          const k = vo + i;
-          mm[k] = b1 * mm[k] + (1 - b1) * gi;
-          vv[k] = b2 * vv[k] + (1 - b2) * gi * gi;
-          w[k] -= (lr * mm[k] * ic1) / (Math.sqrt(vv[k] * ic2) + eps);
+      if (p.sparse) {
+        // Embedding tables: only the rows in this batch (lazy Adam). Explicit loops: this is the optimizer's hot path.
+        const dim = p.shape[1];
+        const ids = p.sparse.ids;
+        for (let r = 0, count = p.sparse.count; r < count; r++) {
+          adamRange(w, g, m, v, ids[r] * dim, r * dim, dim, b1, b2, lr, ic1, ic2, eps);
         }
-      });
+      } else {
+        adamRange(w, g, m, v, 0, 0, w.length, b1, b2, lr, ic1, ic2, eps);
+      }
     }
+  }
+}
+
+function adamRange(w: Float, g: Float, m: Float64Array, v: Float64Array, vo: number, go: number, n: number,
+  b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
+  for (let i = 0; i < n; i++) {
+    const gi = g[go + i];
+    const k = vo + i;
+    const mk = (m[k] = b1 * m[k] + (1 - b1) * gi);
+    const vk = (v[k] = b2 * v[k] + (1 - b2) * gi * gi);
+    w[k] -= (lr * mk * ic1) / (Math.sqrt(vk * ic2) + eps);
   }
 }

@@ -10,17 +10,6 @@ export interface Optimizer {
   step(params: Param[], lr: number): void;
 }
 
-/** Calls fn(row offset into value, offset into grad, width) for every row of a param's gradient. */
-export function forEachGradRow(p: Param, fn: (valueOffset: number, gradOffset: number, width: number) => void): void {
-  if (p.sparse) {
-    const dim = p.shape[1];
-    const ids = p.sparse.ids;
-    for (let r = 0; r < p.sparse.count; r++) fn(ids[r] * dim, r * dim, dim);
-  } else {
-    fn(0, 0, p.value.length);
-  }
-}
-
 /** Number of gradient values that are live this step (compact rows for sparse params). */
 export function liveGradLength(p: Param): number {
   return p.sparse ? p.sparse.count * p.shape[1] : p.grad.length;

@@ -1,5 +1,5 @@
 import type { Param } from '../nn/param.js';
-import { type Optimizer, forEachGradRow } from './optimizer.js';
+import type { Optimizer } from './optimizer.js';
 
 /** Plain SGD: w ← w − lr·g (the paper's Amazon setting: lr 1.0 with exponential decay). */
 export class Sgd implements Optimizer {
@@ -8,9 +8,17 @@ export class Sgd implements Optimizer {
     for (const p of params) {
       const w = p.value;
       const g = p.grad;
-      forEachGradRow(p, (vo, go, n) => {
-        for (let i = 0; i < n; i++) w[vo + i] -= lr * g[go + i];
-      });
+      if (p.sparse) {
+        const dim = p.shape[1];
+        const ids = p.sparse.ids;
+        for (let r = 0, count = p.sparse.count; r < count; r++) {
+          const vo = ids[r] * dim;
+          const go = r * dim;
+          for (let i = 0; i < dim; i++) w[vo + i] -= lr * g[go + i];
+        }
+      } else {
+        for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+      }
     }
   }
 }
