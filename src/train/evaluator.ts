@@ -1,16 +1,9 @@
 import { Batcher } from '../data/batcher.js';
 import type { SampleSet } from '../data/types.js';
-import { evaluate } from '../metrics/index.js';
+import { evaluate, type EvalResult } from '../metrics/index.js';
 import type { Model } from '../models/model.js';
 
-export interface EvalResult {
-  auc: number;
-  gauc: number;
-  logloss: number;
-  samples: number;
-  gaucUsers: number;
-  gaucSkippedUsers: number;
-}
+export type { EvalResult };
 
 /** Logits of every sample of a set, in sample order, computed in eval mode (Dice uses its moving averages). */
 export function predict(model: Model, set: SampleSet, opts: { batchSize: number; maxHistory: number }): Float64Array {
