@@ -48,6 +48,7 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     new Option('--activation <name>', 'MLP activation').choices(['prelu', 'dice']).default(d.activation),
     new Option('--attention-activation <name>', 'activation inside the local activation unit').choices(['prelu', 'dice', 'sigmoid']).default(d.attentionActivation),
     new Option('--attention-norm <kind>', 'attention weights: none (the paper) or softmax (the original code)').choices(['none', 'softmax']).default(d.attentionNorm),
+    new Option('--mlp-input <kind>', 'MLP input: concat = [u, q] (the paper), concat-product = [u, q, u⊙q] (the original code)').choices(['concat', 'concat-product']).default('concat'),
     new Option('--pooling <kind>', 'BaseModel behaviour pooling').choices(['sum', 'avg']).default(d.pooling),
     new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default(t.optimizer),
     opt('--lr <x>', `learning rate (default: ${DEFAULT_LR.adam} for adam — ${DEFAULT_LR_LINEAR_ADAM} for the lr model —, ${DEFAULT_LR.sgd} for sgd)`, floatArg('--lr', 0, true)),
@@ -87,6 +88,7 @@ export function modelConfigFrom(o: Record<string, any>): ModelConfig {
     attentionActivation: o.attentionActivation,
     attentionNorm: o.attentionNorm,
     pooling: o.pooling,
+    mlpInput: o.mlpInput,
     itemBias: o.itemBias,
     ...(o.model === 'wide-deep' ? { wideBuckets: o.wideBuckets } : {}),
   };

@@ -32,6 +32,10 @@ export abstract class InterestModel implements Model {
   protected readonly D: number;
   /** Width of the extra MLP input features (0 for Base/DIN). */
   protected readonly E: number;
+  /** Width of the u ⊙ q block of the MLP input (D with mlpInput 'concat-product', else 0). */
+  private readonly P: number;
+  private qRef: Float | null = null;
+  private uRef: Float | null = null;
   private readonly x: FloatBuf;
   private readonly dE: FloatBuf | null;
   private readonly logits: FloatBuf;
@@ -54,11 +58,12 @@ export abstract class InterestModel implements Model {
       goodsDim: config.goodsDim, attrDim: config.attrDim, itemBias: config.itemBias,
     }, rng.fork(101));
     this.D = this.encoder.D;
+    this.P = config.mlpInput === 'concat-product' ? this.D : 0;
     this.cand = this.encoder.lookup();
     this.hist = this.encoder.lookup();
-    this.mlp = new Mlp(ctx.backend, 'mlp', 2 * this.D + E, config.hidden, config.activation, rng.fork(102));
+    this.mlp = new Mlp(ctx.backend, 'mlp', 2 * this.D + this.P + E, config.hidden, config.activation, rng.fork(102));
     const be = ctx.backend;
-    this.x = new FloatBuf(be, 2 * this.D + E);
+    this.x = new FloatBuf(be, 2 * this.D + this.P + E);
     this.dE = E > 0 ? new FloatBuf(be, E) : null;
     this.logits = new FloatBuf(be, 1);
     this.dq = new FloatBuf(be, this.D);
@@ -107,8 +112,8 @@ export abstract class InterestModel implements Model {
     const q = this.cand.forward(batch.items, B);
     const K = this.hist.forwardPadded(batch.hist, batch.lengths, B, T);
     const u = this.userVector(q, K, batch.lengths, B, T, mode);
-    const E = this.E;
-    const W = 2 * D + E;
+    const { E, P } = this;
+    const W = 2 * D + P + E;
     const x = this.x.ensure(B);
     for (let b = 0; b < B; b++) {
       const o = b * W;
@@ -116,14 +121,17 @@ export abstract class InterestModel implements Model {
         x[o + j] = u[b * D + j];
         x[o + D + j] = q[b * D + j];
       }
+      for (let j = 0; j < P; j++) x[o + 2 * D + j] = u[b * D + j] * q[b * D + j];
     }
+    this.qRef = q;
+    this.uRef = u;
     const out = this.logits.ensure(B);
     this.hasExtraLogit = false;
     if (B === 0) return out;
     if (E > 0) {
       const e = this.extraFeatures(q, u, B, mode);
       for (let b = 0; b < B; b++) {
-        const o = b * W + 2 * D;
+        const o = b * W + 2 * D + P;
         for (let j = 0; j < E; j++) x[o + j] = e[b * E + j];
       }
     }
@@ -146,22 +154,29 @@ export abstract class InterestModel implements Model {
     const { B, T } = this;
     const D = this.D;
     if (B === 0) return;
-    const E = this.E;
-    const W = 2 * D + E;
+    const { E, P } = this;
+    const W = 2 * D + P + E;
     const dx = this.mlp.backward(dLogits);
     const du = this.du.ensure(B);
     const dq = this.dq.ensure(B);
+    const q = this.qRef!;
+    const u = this.uRef!;
     for (let b = 0; b < B; b++) {
       const o = b * W;
       for (let j = 0; j < D; j++) {
         du[b * D + j] = dx[o + j];
         dq[b * D + j] = dx[o + D + j];
       }
+      for (let j = 0; j < P; j++) {
+        const g = dx[o + 2 * D + j];
+        du[b * D + j] += g * q[b * D + j];
+        dq[b * D + j] += g * u[b * D + j];
+      }
     }
     if (this.dE !== null) {
       const dE = this.dE.ensure(B);
       for (let b = 0; b < B; b++) {
-        const o = b * W + 2 * D;
+        const o = b * W + 2 * D + P;
         for (let j = 0; j < E; j++) dE[b * E + j] = dx[o + j];
       }
       this.extraFeaturesBackward(dE, dq, du);
@@ -210,6 +225,9 @@ export function validateConfig(c: ModelConfig): void {
   }
   if (c.attentionNorm !== 'none' && c.attentionNorm !== 'softmax') bad(`attentionNorm must be none|softmax, got ${c.attentionNorm}`);
   if (c.pooling !== 'sum' && c.pooling !== 'avg') bad(`pooling must be sum|avg, got ${c.pooling}`);
+  if (c.mlpInput !== undefined && c.mlpInput !== 'concat' && c.mlpInput !== 'concat-product') {
+    bad(`mlpInput must be concat|concat-product, got ${c.mlpInput}`);
+  }
   if (c.wideBuckets !== undefined && !(Number.isInteger(c.wideBuckets) && c.wideBuckets >= 1 && c.wideBuckets <= MAX_WIDE_BUCKETS)) {
     bad(`wideBuckets must be an integer in 1..${MAX_WIDE_BUCKETS}, got ${c.wideBuckets}`);
   }

@@ -34,6 +34,11 @@ export interface ModelConfig {
   pooling: 'sum' | 'avg';
   /** Per-item bias added to the logit (the original code has one). */
   itemBias: boolean;
+  /**
+   * MLP input of Base/DIN (and the models built on Base): 'concat' = [u, q] as in the paper's Fig. 2;
+   * 'concat-product' = [u, q, u ⊙ q] as the original DIN code does. Default 'concat'.
+   */
+  mlpInput?: 'concat' | 'concat-product';
   /** wide-deep: rows of the hashed cross-product weight table (default {@link DEFAULT_WIDE_BUCKETS}). */
   wideBuckets?: number;
   /** wide-deep: also cross each behaviour's attributes with the candidate's attributes (default true). */

@@ -24,12 +24,15 @@ const configs: Array<Partial<ModelConfig> & Pick<ModelConfig, 'model'>> = [
   { model: 'din', attentionNorm: 'softmax', activation: 'dice', attentionActivation: 'dice' },
   { model: 'din', attentionNorm: 'none', activation: 'dice', attentionActivation: 'sigmoid' },
   { model: 'din', attentionNorm: 'softmax', activation: 'prelu', attentionActivation: 'dice', itemBias: false },
+  { model: 'base', pooling: 'sum', activation: 'prelu', mlpInput: 'concat-product' },
+  { model: 'din', attentionNorm: 'none', activation: 'dice', attentionActivation: 'prelu', mlpInput: 'concat-product' },
 ];
 
 function label(c: Partial<ModelConfig>): string {
+  const extra = (c.itemBias === false ? ' no-bias' : '') + (c.mlpInput === 'concat-product' ? ' [u,q,u⊙q]' : '');
   return c.model === 'base'
-    ? `base ${c.pooling} ${c.activation}`
-    : `din ${c.attentionNorm} ${c.activation} att-${c.attentionActivation}${c.itemBias === false ? ' no-bias' : ''}`;
+    ? `base ${c.pooling} ${c.activation}${extra}`
+    : `din ${c.attentionNorm} ${c.activation} att-${c.attentionActivation}${extra}`;
 }
 
 for (const [k, over] of configs.entries()) {
