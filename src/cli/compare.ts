@@ -103,6 +103,7 @@ export function compareCommand(): Command {
         const dir = join(out, 'runs', `${s.name}-s${seed}`);
         const args = ['train', '--data', dataArg, '--model', s.model, '--seed', String(seed), '--data-seed', String(dataSeedFor(seed)), ...shared];
         if (s.activation) args.push('--activation', s.activation);
+        if (s.mlpInput) args.push('--mlp-input', s.mlpInput);
         if (s.model === 'wide-deep') args.push('--wide-buckets', String(o.wideBuckets));
         args.push('--out', dir, '--quiet');
         jobs.push({ spec: s, seed, dir, args });

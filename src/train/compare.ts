@@ -6,15 +6,21 @@ export interface ModelSpec {
   name: string;
   model: string;
   activation?: 'prelu' | 'dice';
+  /** '-prod' rows: [u, q, u ⊙ q] as the MLP input (what the original DIN code does). */
+  mlpInput?: 'concat-product';
 }
 
-export const COMPARE_MODELS = ['lr', 'base', 'base-dice', 'wide-deep', 'pnn', 'deepfm', 'din', 'din-dice'] as const;
+/** `-dice`: Dice in the MLP; `-prod`: u ⊙ q added to the MLP input, as the original DIN code has it. */
+export const COMPARE_MODELS = [
+  'lr', 'base', 'base-dice', 'base-prod', 'wide-deep', 'pnn', 'deepfm', 'din', 'din-dice', 'din-prod',
+] as const;
 
 export function parseModelSpec(name: string): ModelSpec {
   if (!(COMPARE_MODELS as readonly string[]).includes(name)) {
     throw new Error(`unknown model "${name}" (expected one of ${COMPARE_MODELS.join(', ')})`);
   }
   if (name.endsWith('-dice')) return { name, model: name.slice(0, -'-dice'.length), activation: 'dice' };
+  if (name.endsWith('-prod')) return { name, model: name.slice(0, -'-prod'.length), mlpInput: 'concat-product' };
   return { name, model: name };
 }
 

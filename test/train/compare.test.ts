@@ -10,9 +10,10 @@ test('stat: mean and sample standard deviation', () => {
   assert.deepEqual(stat([7]), { mean: 7, std: 0, values: [7] });
 });
 
-test('parseModelSpec maps -dice names to the Dice activation and rejects unknown names', () => {
+test('parseModelSpec maps -dice / -prod names to Dice / the u⊙q MLP input and rejects unknown names', () => {
   assert.deepEqual(parseModelSpec('din-dice'), { name: 'din-dice', model: 'din', activation: 'dice' });
   assert.deepEqual(parseModelSpec('deepfm'), { name: 'deepfm', model: 'deepfm' });
+  assert.deepEqual(parseModelSpec('din-prod'), { name: 'din-prod', model: 'din', mlpInput: 'concat-product' });
   assert.throws(() => parseModelSpec('xgboost'), /unknown model "xgboost"/);
 });
 
