@@ -14,7 +14,7 @@ import { CROSS_SEED_ATTR, CROSS_SEED_GOODS, crossHash } from '../../src/nn/cross
 import { createBackend } from '../../src/nn/backends.js';
 import { createOptimizer } from '../../src/optim/index.js';
 import { be, checkParams, randn } from '../nn/helpers.js';
-import { context, Rng, tinyBatch, tinyCatalog, tinyConfig } from './fixtures.js';
+import { assertPaddingInvariance, context, Rng, tinyBatch, tinyCatalog, tinyConfig } from './fixtures.js';
 
 type Over = Partial<ModelConfig> & Pick<ModelConfig, 'model'>;
 
@@ -270,25 +270,7 @@ for (const over of [
   test(`${label(over)}: padded positions contribute exactly 0`, () => {
     const model = createModel(tinyConfig(over), context(be));
     perturb(model, 5);
-    const batch = tinyBatch();
-    const b2 = tinyBatch();
-    for (let b = 0; b < b2.size; b++) for (let t = b2.lengths[b]; t < b2.T; t++) b2.hist[b * b2.T + t] = (b + t) % 3 === 0 ? -1 : (b * 5 + t) % 12;
-    assert.deepEqual(Array.from(model.forward(b2, 'eval')), Array.from(model.forward(batch, 'eval')));
-    const ref = Array.from(model.forward(batch, 'train'));
-    assert.deepEqual(Array.from(model.forward(b2, 'train')), ref);
-    // Every item-indexed weight of items 9 and 11 (seen only at padded positions).
-    for (const p of model.params()) {
-      if (!p.sparse || !/goods/.test(p.name)) continue;
-      const dim = p.shape[1];
-      for (const row of [9, 11]) for (let j = 0; j < dim; j++) p.value[row * dim + j] += 10;
-    }
-    assert.deepEqual(Array.from(model.forward(batch, 'train')), ref);
-    // A longer padding (larger T) changes nothing either.
-    const T = 7;
-    const hist = new Int32Array(batch.size * T).fill(-1);
-    for (let b = 0; b < batch.size; b++) for (let t = 0; t < batch.T; t++) hist[b * T + t] = batch.hist[b * batch.T + t];
-    const logitsWide = Array.from(model.forward({ ...batch, T, hist }, 'train'));
-    logitsWide.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) < 1e-12));
+    assertPaddingInvariance(model);
     assert.equal(model.attention(), null);
   });
 }

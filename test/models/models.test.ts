@@ -4,7 +4,7 @@ import { createModel } from '../../src/models/index.js';
 import type { Model, ModelConfig } from '../../src/models/model.js';
 import { sigmoidLogLoss } from '../../src/nn/loss.js';
 import { be, checkParams } from '../nn/helpers.js';
-import { context, Rng, tinyBatch, tinyConfig } from './fixtures.js';
+import { assertPaddingInvariance, context, Rng, tinyBatch, tinyConfig } from './fixtures.js';
 
 /** Spreads the parameters so every nonlinearity is exercised (default init has tiny embeddings and zero biases). */
 function perturb(model: Model, seed: number): void {
@@ -90,26 +90,7 @@ for (const over of [
   test(`${over.model} ${'pooling' in over ? over.pooling : over.attentionNorm}: padded positions contribute exactly 0`, () => {
     const model = createModel(tinyConfig(over), context(be));
     perturb(model, 5);
-    const batch = tinyBatch();
-    // Other ids at padded positions, including −1 and ids used elsewhere.
-    const b2 = tinyBatch();
-    for (let b = 0; b < b2.size; b++) for (let t = b2.lengths[b]; t < b2.T; t++) b2.hist[b * b2.T + t] = (b + t) % 3 === 0 ? -1 : (b * 5 + t) % 12;
-    // (eval first: a train forward moves the Dice averages)
-    assert.deepEqual(Array.from(model.forward(b2, 'eval')), Array.from(model.forward(batch, 'eval')));
-    const ref = Array.from(model.forward(batch, 'train'));
-    assert.deepEqual(Array.from(model.forward(b2, 'train')), ref);
-    // Embeddings of items seen only at padded positions (9, 11).
-    const goods = model.params()[0];
-    for (const row of [9, 11]) for (let j = 0; j < 3; j++) goods.value[row * 3 + j] += 10;
-    assert.deepEqual(Array.from(model.forward(batch, 'train')), ref);
-    // A longer padding (larger T) changes nothing either.
-    const b3 = tinyBatch();
-    const T = 7;
-    const hist = new Int32Array(b3.size * T).fill(-1);
-    for (let b = 0; b < b3.size; b++) for (let t = 0; t < b3.T; t++) hist[b * T + t] = b3.hist[b * b3.T + t];
-    const wide = { ...b3, T, hist };
-    const logitsWide = Array.from(model.forward(wide, 'train'));
-    logitsWide.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) < 1e-12));
+    const { batch } = assertPaddingInvariance(model);
     if (over.model === 'din') {
       model.forward(batch, 'train');
       const att = model.attention()!;
