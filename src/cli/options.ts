@@ -1,6 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_WIDE_BUCKETS, MODEL_KINDS, type ModelConfig } from '../models/model.js';
-import { DEFAULT_LR, DEFAULT_LR_LINEAR_ADAM, DEFAULT_TRAIN_OPTIONS, defaultLearningRate, type TrainOptions } from '../train/trainer.js';
+import {
+  DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_LR_LINEAR_ADAM, DEFAULT_TRAIN_OPTIONS, defaultLearningRate, type TrainOptions,
+} from '../train/trainer.js';
+import { REG_NAMES } from '../optim/index.js';
 
 export function intArg(name: string, min = 1) {
   return (v: string): number => {
@@ -63,6 +66,11 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     new Option('--refit', 'with --patience: train again on all training data for the chosen number of epochs'),
     opt('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm'), t.clipNorm),
     new Option('--no-item-bias', 'no per-item bias in the logit'),
+    new Option('--reg <name>', 'regularizer: none, l2 (full L2 on every embedding row, every step), difacto (L2 on the rows in the batch), mba (mini-batch-aware: rows in the batch, scaled by 1/#samples containing the id), dropout (drop behaviour ids), filter (keep the top-K goods ids)').choices(REG_NAMES).default(t.reg),
+    opt('--lambda <x>', `λ of mba / difacto / l2 (default: ${Object.entries(DEFAULT_LAMBDA).map(([k, v]) => `${v} for ${k}`).join(', ')})`, floatArg('--lambda')),
+    opt('--dense-l2 <x>', 'plain L2 on the dense weights (MLP, attention), with any --reg; 0 = off', floatArg('--dense-l2'), t.denseL2),
+    opt('--dropout-rate <x>', 'reg dropout: fraction of each sample\'s behaviour ids dropped in training', floatArg('--dropout-rate'), t.dropoutRate),
+    opt('--filter-top <k>', 'reg filter: keep the K most frequent goods ids of the training data, the rest share one id (0 = no goods ids)', intArg('--filter-top', 0), t.filterTop),
     opt('--wide-buckets <n>', 'wide-deep: hash buckets of the behaviour × candidate cross features', intArg('--wide-buckets'), DEFAULT_WIDE_BUCKETS),
   ];
   for (const o of options) if (!skip.includes(o.long ?? '')) cmd.addOption(o);
@@ -107,5 +115,10 @@ export function trainOptionsFrom(o: Record<string, any>): TrainOptions {
     seed: o.seed,
     patience: o.patience,
     refit: !!o.refit,
+    reg: o.reg ?? DEFAULT_TRAIN_OPTIONS.reg,
+    ...(o.lambda !== undefined ? { lambda: o.lambda } : {}),
+    denseL2: o.denseL2 ?? DEFAULT_TRAIN_OPTIONS.denseL2,
+    dropoutRate: o.dropoutRate ?? DEFAULT_TRAIN_OPTIONS.dropoutRate,
+    filterTop: o.filterTop ?? DEFAULT_TRAIN_OPTIONS.filterTop,
   };
 }

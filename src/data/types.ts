@@ -14,6 +14,13 @@ export interface ItemCatalog {
   /** CSR item → attribute ids: attrs of item i are attrValues[attrOffsets[i] .. attrOffsets[i+1]). May be empty. */
   attrOffsets: Int32Array;
   attrValues: Int32Array;
+  /**
+   * Goods-id filter (the paper's frequency filter): the goods-id feature row of each item. Items outside the kept set
+   * share one "rare" row, while keeping their own attributes. Absent: every item is its own goods row.
+   */
+  goodsRows?: Int32Array;
+  /** Rows of the goods-id tables when `goodsRows` is set (kept goods + 1 rare row). */
+  numGoodsRows?: number;
   /** Original (raw) id strings, index = dense id. */
   itemKeys: string[];
   attrKeys: string[];

@@ -84,6 +84,6 @@ export interface Model {
 /** Everything a model factory needs. */
 export interface ModelContext {
   backend: Backend;
-  catalog: Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues'>;
+  catalog: Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows'>;
   seed: number;
 }

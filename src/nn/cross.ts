@@ -3,6 +3,8 @@ import type { Param } from './param.js';
 import type { CatalogAttrs } from './item-encoder.js';
 import { WeightBag } from './weight-bag.js';
 import { FloatBuf } from './workspace.js';
+import { goodsRowsOf } from '../data/goods-filter.js';
+import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
 
 /** Hash seeds of the two cross kinds: fixed constants, so a checkpoint's buckets never depend on the run's seed. */
 export const CROSS_SEED_GOODS = 0x9747b28c;
@@ -43,12 +45,29 @@ export class HashedCross {
   readonly bag: WeightBag;
   private readonly out: FloatBuf;
   private B = 0;
+  /** Item → goods row (the goods filter applies to crosses too; identity without one). */
+  private readonly goodsRow: (item: number) => number;
 
   constructor(backend: Backend, name: string, readonly buckets: number, readonly catalog: CatalogAttrs,
     readonly attrCross: boolean) {
     if (!(Number.isInteger(buckets) && buckets >= 1)) throw new Error(`${name}: buckets must be a positive integer, got ${buckets}`);
     this.bag = new WeightBag(backend, name, buckets);
     this.out = new FloatBuf(backend, 1);
+    const map = goodsRowsOf(catalog).map;
+    this.goodsRow = map ? (item) => map[item] : (item) => item;
+    const { attrOffsets: off, attrValues: val } = catalog;
+    this.bag.param.countRows = (set, mh) =>
+      countPerSample(set, buckets, (i, emit) => {
+        const c = set.items[i];
+        const gc = this.goodsRow(c);
+        forEachBehaviour(set, i, mh, (h) => {
+          emit(crossHash(this.goodsRow(h), gc, CROSS_SEED_GOODS, buckets));
+          if (!attrCross) return;
+          for (let a = off[h]; a < off[h + 1]; a++) {
+            for (let b = off[c]; b < off[c + 1]; b++) emit(crossHash(val[a], val[b], CROSS_SEED_ATTR, buckets));
+          }
+        });
+      });
   }
 
   /** Terms [B] (owned by this layer). Ids are assumed range-checked (see checkIds). */
@@ -56,6 +75,7 @@ export class HashedCross {
     const { attrOffsets, attrValues } = this.catalog;
     const attr = this.attrCross;
     const nb = this.buckets;
+    const row = this.goodsRow;
     this.B = B;
     let n = 0;
     for (let b = 0; b < B; b++) {
@@ -76,7 +96,7 @@ export class HashedCross {
       for (let t = 0; t < lengths[b]; t++) {
         const h = hist[b * T + t];
         if (h < 0) continue;
-        ids[k] = crossHash(h, c, CROSS_SEED_GOODS, nb);
+        ids[k] = crossHash(row(h), row(c), CROSS_SEED_GOODS, nb);
         rows[k++] = b;
         if (!attr) continue;
         for (let i = attrOffsets[h]; i < attrOffsets[h + 1]; i++) {

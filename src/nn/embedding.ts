@@ -40,6 +40,23 @@ export class Embedding {
       sparse: this.sparse, decay: opts.decay ?? true };
     this.slotOf = new Int32Array(rows);
     this.slots = new IntBuf(backend);
+    this.sparse.expandAll = () => this.expandAll();
+  }
+
+  /** Adds every row not yet in the sparse list, with a zero gradient (O(rows): full-L2 regularization only). */
+  expandAll(): void {
+    const sp = this.sparse;
+    const dim = this.dim;
+    if (this.cap < this.rows) this.grow(this.rows);
+    for (let id = 0; id < this.rows; id++) {
+      const s = this.slotOf[id];
+      if (s < sp.count && sp.ids[s] === id) continue;
+      const n = sp.count;
+      sp.ids[n] = id;
+      this.slotOf[id] = n;
+      sp.count = n + 1;
+      this.param.grad.fill(0, n * dim, (n + 1) * dim);
+    }
   }
 
   /** out[i,:] = table[ids[i],:], zeros where ids[i] < 0. `ids` must be backend-owned and in range. */

@@ -3,6 +3,8 @@ import type { Param } from './param.js';
 import type { CatalogAttrs } from './item-encoder.js';
 import { WeightBag } from './weight-bag.js';
 import { FloatBuf } from './workspace.js';
+import { goodsRowsOf } from '../data/goods-filter.js';
+import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
 
 /**
  * Logistic-regression terms over every id of a sample (LR, the first order of DeepFM, the linear part of
@@ -23,21 +25,40 @@ export class FirstOrderTerms {
   readonly histAttr: WeightBag | null;
   private readonly out: FloatBuf;
   private B = 0;
+  /** Item → goods-table row (identity without a goods filter). */
+  private readonly goodsRow: (item: number) => number;
 
   constructor(backend: Backend, readonly prefix: string, readonly catalog: CatalogAttrs) {
-    const { numItems, numAttrs } = catalog;
+    const { numAttrs, attrOffsets: off, attrValues: val } = catalog;
+    const goods = goodsRowsOf(catalog);
+    const map = goods.map;
+    this.goodsRow = map ? (item) => map[item] : (item) => item;
+    const row = this.goodsRow;
     this.bias = { name: `${prefix}.bias`, shape: [1], value: backend.alloc(1), grad: backend.alloc(1), decay: false };
-    this.candGoods = new WeightBag(backend, `${prefix}.cand_goods`, numItems);
+    this.candGoods = new WeightBag(backend, `${prefix}.cand_goods`, goods.rows);
     this.candAttr = numAttrs > 0 ? new WeightBag(backend, `${prefix}.cand_attr`, numAttrs) : null;
-    this.histGoods = new WeightBag(backend, `${prefix}.hist_goods`, numItems);
+    this.histGoods = new WeightBag(backend, `${prefix}.hist_goods`, goods.rows);
     this.histAttr = numAttrs > 0 ? new WeightBag(backend, `${prefix}.hist_attr`, numAttrs) : null;
     this.out = new FloatBuf(backend, 1);
+    // n_j of each table, per field (a candidate id and the same id among behaviours are different features).
+    const attrsOf = (item: number, emit: (r: number) => void) => {
+      for (let j = off[item]; j < off[item + 1]; j++) emit(val[j]);
+    };
+    this.candGoods.param.countRows = (set) => countPerSample(set, goods.rows, (i, emit) => emit(row(set.items[i])));
+    this.histGoods.param.countRows = (set, mh) =>
+      countPerSample(set, goods.rows, (i, emit) => forEachBehaviour(set, i, mh, (h) => emit(row(h))));
+    if (this.candAttr) this.candAttr.param.countRows = (set) => countPerSample(set, numAttrs, (i, emit) => attrsOf(set.items[i], emit));
+    if (this.histAttr) {
+      this.histAttr.param.countRows = (set, mh) =>
+        countPerSample(set, numAttrs, (i, emit) => forEachBehaviour(set, i, mh, (h) => attrsOf(h, emit)));
+    }
   }
 
   /** The terms [B] (owned by this layer, valid until the next forward). */
   forward(items: ArrayLike<number>, hist: ArrayLike<number>, lengths: ArrayLike<number>, B: number, T: number): Float {
     const { numItems, attrOffsets, attrValues } = this.catalog;
     checkIds(items, hist, lengths, B, T, numItems);
+    const row = this.goodsRow;
     this.B = B;
     const out = this.out.ensure(B);
     out.fill(this.bias.value[0]);
@@ -55,7 +76,7 @@ export class FirstOrderTerms {
       let k = 0;
       for (let b = 0; b < B; b++) {
         if (items[b] < 0) continue;
-        ids[k] = items[b];
+        ids[k] = row(items[b]);
         rows[k++] = b;
       }
       this.candGoods.forwardAdd(out);
@@ -91,7 +112,7 @@ export class FirstOrderTerms {
         for (let t = 0; t < lengths[b]; t++) {
           const id = hist[b * T + t];
           if (id < 0) continue;
-          ids[k] = id;
+          ids[k] = row(id);
           rows[k++] = b;
         }
       }

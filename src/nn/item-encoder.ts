@@ -4,8 +4,10 @@ import type { ItemCatalog } from '../data/types.js';
 import type { Rng } from '../util/rng.js';
 import { Embedding } from './embedding.js';
 import { FloatBuf, IntBuf } from './workspace.js';
+import { goodsRowsOf } from '../data/goods-filter.js';
+import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
 
-export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues'>;
+export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows'>;
 
 export interface ItemEncoderOptions {
   goodsDim: number;
@@ -20,6 +22,8 @@ export interface ItemEncoderOptions {
 /**
  * Item representation e(i) = [goods_emb[i] (goodsDim), mean of attr_emb over i's attributes (attrDim)], D wide.
  * Items without attributes get a zero attribute part; id −1 (padding) gives an all-zero row and no gradient.
+ * With a goods filter in the catalog (`goodsRows`), the goods table and the item bias are indexed by goods row, so
+ * filtered-out items share one goods row but keep their own attributes.
  *
  * One encoder owns the tables; each call site (candidates, history) gets its own {@link ItemLookup} via `lookup()`,
  * which keeps that site's ids and workspaces between forward and backward. All lookups accumulate into the same
@@ -35,6 +39,8 @@ export class ItemEncoder {
   readonly singleAttr: boolean;
   /** First attribute of each item (−1 if none); used on the single-attribute path. */
   readonly firstAttr: Int32Array;
+  /** Item → goods-table row (null: identity). */
+  readonly goodsMap: Int32Array | null;
 
   constructor(readonly backend: Backend, readonly catalog: CatalogAttrs, readonly opts: ItemEncoderOptions,
     rng: Rng) {
@@ -44,13 +50,33 @@ export class ItemEncoder {
     if (attrOffsets.length !== numItems + 1) {
       throw new Error(`item catalog: attrOffsets has ${attrOffsets.length} entries, expected numItems+1 = ${numItems + 1}`);
     }
-    this.goods = new Embedding(backend, 'goods_emb', numItems, goodsDim, rng.fork(1), { initStd: opts.initStd });
+    const goodsRows = goodsRowsOf(catalog);
+    this.goodsMap = goodsRows.map;
+    this.goods = new Embedding(backend, 'goods_emb', goodsRows.rows, goodsDim, rng.fork(1), { initStd: opts.initStd });
     this.attrs = attrDim > 0 && numAttrs > 0
       ? new Embedding(backend, 'attr_emb', numAttrs, attrDim, rng.fork(2), { initStd: opts.initStd })
       : null;
     this.bias = opts.itemBias
-      ? new Embedding(backend, 'item_bias', numItems, 1, rng.fork(3), { initStd: 0, decay: false })
+      ? new Embedding(backend, 'item_bias', goodsRows.rows, 1, rng.fork(3), { initStd: 0, decay: false })
       : null;
+    const map = this.goodsMap;
+    const row = map ? (item: number) => map[item] : (item: number) => item;
+    this.goods.param.countRows = (set, maxHistory) =>
+      countPerSample(set, goodsRows.rows, (i, emit) => {
+        emit(row(set.items[i]));
+        forEachBehaviour(set, i, maxHistory, (h) => emit(row(h)));
+      });
+    if (this.attrs) {
+      const { attrOffsets: off, attrValues: val } = catalog;
+      const attrsOf = (item: number, emit: (r: number) => void) => {
+        for (let j = off[item]; j < off[item + 1]; j++) emit(val[j]);
+      };
+      this.attrs.param.countRows = (set, maxHistory) =>
+        countPerSample(set, numAttrs, (i, emit) => {
+          attrsOf(set.items[i], emit);
+          forEachBehaviour(set, i, maxHistory, (h) => attrsOf(h, emit));
+        });
+    }
     let single = true;
     this.firstAttr = new Int32Array(numItems);
     for (let i = 0; i < numItems; i++) {
@@ -88,6 +114,8 @@ export class ItemEncoder {
 /** One call site of an {@link ItemEncoder}: forward caches the ids, backward accumulates into the shared tables. */
 export class ItemLookup {
   private readonly ids: IntBuf;
+  /** Goods-table rows of `ids` (only with a goods filter; otherwise `ids` is used directly). */
+  private readonly goodsIds: IntBuf;
   /** Attribute lookups: one per (position, attribute), or one per position on the single-attribute path. */
   private readonly attrIds: IntBuf;
   /** Position of each attribute lookup (general path). */
@@ -105,6 +133,7 @@ export class ItemLookup {
   constructor(readonly enc: ItemEncoder) {
     const be = enc.backend;
     this.ids = new IntBuf(be);
+    this.goodsIds = new IntBuf(be);
     this.attrIds = new IntBuf(be);
     this.attrPos = new IntBuf(be);
     this.invCount = new FloatBuf(be, 1);
@@ -160,7 +189,7 @@ export class ItemLookup {
     this.n = n;
     if (n === 0) return out;
     const g = this.g.ensure(n);
-    enc.goods.forward(ids, n, g);
+    enc.goods.forward(this.goodsRowIds(n), n, g);
     for (let i = 0; i < n; i++) {
       const o = i * D;
       const s = i * goodsDim;
@@ -219,12 +248,22 @@ export class ItemLookup {
     return out;
   }
 
+  /** Goods-table rows of the last forward's ids (−1 for padding); the ids themselves without a goods filter. */
+  private goodsRowIds(n: number): Int32Array {
+    const map = this.enc.goodsMap;
+    if (!map) return this.ids.view;
+    const ids = this.ids.view;
+    const out = this.goodsIds.ensure(n);
+    for (let i = 0; i < n; i++) out[i] = ids[i] < 0 ? -1 : map[ids[i]];
+    return out;
+  }
+
   /** Per-item bias of the ids of the last forward (n values; 0 for padding). Requires itemBias. */
   forwardBias(): Float {
     const bias = this.enc.bias;
     if (!bias) throw new Error('item encoder has no item bias');
     const out = this.biasOut.ensure(this.n);
-    bias.forward(this.ids.view, this.n, out);
+    bias.forward(this.goodsRowIds(this.n), this.n, out);
     return out;
   }
 
@@ -232,7 +271,7 @@ export class ItemLookup {
   backwardBias(dBias: Float): void {
     const bias = this.enc.bias;
     if (!bias) throw new Error('item encoder has no item bias');
-    bias.backward(this.ids.view, this.n, dBias);
+    bias.backward(this.goodsRowIds(this.n), this.n, dBias);
   }
 
   /** Accumulates dOut (n×D, the gradient of the last forward's output) into the shared tables' sparse gradients. */
@@ -249,7 +288,7 @@ export class ItemLookup {
       const s = i * goodsDim;
       for (let j = 0; j < goodsDim; j++) g[s + j] = dOut[o + j];
     }
-    enc.goods.backward(ids, n, g);
+    enc.goods.backward(this.goodsRowIds(n), n, g);
     if (attrDim === 0 || enc.attrs === null) return;
     const a = this.a.ensure(n);
     if (enc.singleAttr) {

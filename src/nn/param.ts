@@ -1,4 +1,5 @@
 import type { Float } from './backend.js';
+import type { SampleSet } from '../data/types.js';
 
 /**
  * A trainable tensor. Dense params have `grad` of the same size as `value`.
@@ -10,7 +11,19 @@ export interface SparseRows {
   ids: Int32Array;
   /** Number of valid compact rows this step. */
   count: number;
+  /**
+   * Adds every table row that is not yet in the list (with a zero gradient), so the optimizer visits the whole table.
+   * Only the full-L2 regularizer uses it: it costs O(table size) per step on purpose.
+   */
+  expandAll?: () => void;
 }
+
+/**
+ * n_j per table row: in how many samples of a SampleSet row j is looked up at least once (as the model sees the
+ * sample: histories truncated to the most recent maxHistory). Mini-batch-aware regularization scales row j's penalty
+ * by 1/n_j. Set by the layer that owns the table, which alone knows how a sample's ids become table rows.
+ */
+export type RowCounter = (set: SampleSet, maxHistory: number) => Float64Array;
 
 export interface Param {
   name: string;
@@ -21,6 +34,8 @@ export interface Param {
   sparse?: SparseRows;
   /** False for parameters excluded from weight decay / regularization (biases, PReLU alphas). */
   decay?: boolean;
+  /** Sparse tables: counts n_j of rows over a training set (for mini-batch-aware regularization). */
+  countRows?: RowCounter;
 }
 
 export function paramSize(p: Param): number {

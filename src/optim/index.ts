@@ -6,6 +6,7 @@ export type OptimizerName = 'sgd' | 'adam';
 export { Adam, Sgd };
 export type { Optimizer };
 export { clipGradNorm, gradNorm } from './optimizer.js';
+export { createRegularizer, PENALTY_REGS, REG_NAMES, type RegName, type Regularizer, type RegularizerOptions } from './regularizer.js';
 
 export function createOptimizer(name: OptimizerName): Optimizer {
   switch (name) {

@@ -34,6 +34,9 @@ export interface CheckpointInfo {
     attrKeys: string[];
     attrOffsets: number[];
     attrValues: number[];
+    /** Goods filter (reg filter): goods-table row of each item, and the number of rows. */
+    goodsRows?: number[];
+    numGoodsRows?: number;
   };
   /** Non-trainable state (Dice moving averages); the authoritative copy is in weights.safetensors as buffer.*. */
   buffers: Record<string, number[]>;
@@ -48,6 +51,7 @@ export function catalogToJson(c: ItemCatalog): CheckpointInfo['catalog'] {
     attrKeys: c.attrKeys,
     attrOffsets: Array.from(c.attrOffsets),
     attrValues: Array.from(c.attrValues),
+    ...(c.goodsRows ? { goodsRows: Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows } : {}),
   };
 }
 
@@ -59,6 +63,7 @@ export function catalogFromJson(c: CheckpointInfo['catalog']): ItemCatalog {
     attrKeys: c.attrKeys,
     attrOffsets: Int32Array.from(c.attrOffsets),
     attrValues: Int32Array.from(c.attrValues),
+    ...(c.goodsRows ? { goodsRows: Int32Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows } : {}),
   };
 }
 

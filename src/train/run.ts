@@ -8,7 +8,9 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { catalogToJson, saveCheckpoint } from './checkpoint.js';
 import { evaluateModel, type EvalResult } from './evaluator.js';
 import type { Progress } from './progress.js';
-import { trainModel, type EpochRecord, type TrainOptions } from './trainer.js';
+import { trainModel, type EpochRecord, type RegularizationRecord, type TrainOptions } from './trainer.js';
+import { filterGoods, itemSampleCounts } from '../data/goods-filter.js';
+import type { ItemCatalog } from '../data/types.js';
 
 /** The contents of DIR/metrics.json. */
 export interface RunMetrics {
@@ -33,6 +35,8 @@ export interface RunMetrics {
   stoppedEarly: boolean;
   /** With refit: the early-stopping phase on the validation split that chose the epoch count. */
   selection?: { history: EpochRecord[]; bestEpoch: number; stoppedEarly: boolean; seconds: number };
+  /** The regularizer and what it did (dropout counts, the goods filter's size). */
+  regularization: RegularizationRecord;
   skipped: Record<string, number>;
   config: ModelConfig;
   options: TrainOptions;
@@ -50,10 +54,22 @@ export interface RunSpec {
   label?: string;
 }
 
+/**
+ * The catalog a model is built with: with reg `filter`, the goods-id feature keeps the top-K goods of `train` (the
+ * data this model trains on: the selection phase never counts its validation samples).
+ */
+export function modelCatalog(catalog: ItemCatalog, train: SampleSet, options: TrainOptions): ItemCatalog {
+  if (options.reg !== 'filter') return catalog;
+  return filterGoods(catalog, itemSampleCounts(train, catalog.numItems, options.maxHistory), options.filterTop);
+}
+
 /** Train a model, evaluate it on the test split, and (with `out`) save checkpoint + metrics.json. */
 export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics } {
   const { data, config, options, backend } = spec;
-  let model = createModel(config, { backend, catalog: data.catalog, seed: options.seed });
+  const build = (train: SampleSet) => {
+    const catalog = modelCatalog(data.catalog, train, options);
+    return { catalog, model: createModel(config, { backend, catalog, seed: options.seed }) };
+  };
   const evaluatedOn = data.buildOptions.split === 'validation' ? 'validation' : 'test';
   let trainData = data;
   let valid: SampleSet | undefined;
@@ -65,6 +81,8 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     trainData = { ...data, train: split.train };
     valid = split.test;
   }
+  let built = build(trainData.train);
+  let model = built.model;
   const hooks = { log: spec.log, progress: spec.progress, label: spec.label, evalName: evaluatedOn };
   let result = trainModel(model, trainData, options, { ...hooks, valid });
   let selection: RunMetrics['selection'];
@@ -73,7 +91,8 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     // event — so after choosing the epoch count on them, train again from scratch on all training data for that many.
     selection = { history: result.history, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, seconds: result.seconds };
     spec.log?.(`refit: training again on all ${data.train.size} training samples for ${result.bestEpoch} epoch(s)`);
-    model = createModel(config, { backend, catalog: data.catalog, seed: options.seed });
+    built = build(data.train);
+    model = built.model;
     result = trainModel(model, data, { ...options, epochs: result.bestEpoch, patience: 0 }, { ...hooks, label: `${config.model} refit` });
     valid = undefined;
   }
@@ -96,6 +115,10 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     bestEpoch: selection?.bestEpoch ?? result.bestEpoch,
     stoppedEarly: selection?.stoppedEarly ?? result.stoppedEarly,
     ...(selection ? { selection } : {}),
+    regularization: {
+      ...result.regularization,
+      ...(options.reg === 'filter' ? { filter: { top: options.filterTop, goodsRows: built.catalog.numGoodsRows! } } : {}),
+    },
     skipped: data.skipped,
     config,
     options,
@@ -110,7 +133,7 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
         buildOptions: data.buildOptions,
         skipped: data.skipped,
       },
-      catalog: catalogToJson(data.catalog),
+      catalog: catalogToJson(built.catalog),
       metrics: { test, train: metrics.train },
     });
     writeJsonAtomic(join(spec.out, 'metrics.json'), metrics);

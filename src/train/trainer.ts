@@ -3,7 +3,9 @@ import type { Batch, Dataset, SampleSet } from '../data/types.js';
 import type { Float } from '../nn/backend.js';
 import type { Model } from '../models/model.js';
 import { sigmoidLogLoss } from '../nn/loss.js';
-import { clipGradNorm, createOptimizer, learningRate, type Optimizer, type OptimizerName } from '../optim/index.js';
+import { clipGradNorm, createOptimizer, createRegularizer, learningRate, type Optimizer, type OptimizerName, type RegName, type Regularizer } from '../optim/index.js';
+import { BehaviourDropout } from '../data/id-dropout.js';
+import { Rng } from '../util/rng.js';
 import { evaluateModel, type EvalResult } from './evaluator.js';
 import { createProgress, type Progress } from './progress.js';
 
@@ -27,6 +29,31 @@ export interface TrainOptions {
   patience: number;
   /** With patience: after choosing the epoch count on the validation split, retrain on all training data for it. */
   refit: boolean;
+  /**
+   * Regularizer (see src/optim/regularizer.ts): none | l2 | difacto | mba | dropout | filter. `filter` changes the
+   * model's goods vocabulary, so it is applied where the model is built ({@link runTraining}), not here.
+   */
+  reg: RegName;
+  /** λ of mba / difacto / l2 (default {@link DEFAULT_LAMBDA} of the chosen reg). */
+  lambda?: number;
+  /** Plain L2 on the dense weights (any reg); 0 = off. */
+  denseL2: number;
+  /** reg dropout: fraction of each training sample's behaviour ids dropped. */
+  dropoutRate: number;
+  /** reg filter: keep the K most frequent goods ids of the training data (0 = no goods-id feature at all). */
+  filterTop: number;
+}
+
+/**
+ * Default λ per penalty regularizer (coefficient of the mean-loss gradient; chosen on the Amazon Beauty validation
+ * split — see the README's regularization section for the grid).
+ */
+export const DEFAULT_LAMBDA: Record<'mba' | 'difacto' | 'l2', number> = { mba: 0.1, difacto: 0.01, l2: 1e-4 };
+export const DEFAULT_DROPOUT_RATE = 0.5;
+export const DEFAULT_FILTER_TOP = 1000;
+
+export function defaultLambda(reg: RegName): number {
+  return reg === 'mba' || reg === 'difacto' || reg === 'l2' ? DEFAULT_LAMBDA[reg] : 0;
 }
 
 /** Default learning rate per optimizer (SGD at 1.0 is the paper's and original code's setting). */
@@ -54,6 +81,10 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   evalBatchSize: 1024,
   patience: 0,
   refit: false,
+  reg: 'none',
+  denseL2: 0,
+  dropoutRate: DEFAULT_DROPOUT_RATE,
+  filterTop: DEFAULT_FILTER_TOP,
 };
 
 export interface EpochRecord {
@@ -76,6 +107,16 @@ export interface TrainResult {
   seconds: number;
   samplesPerSecond: number;
   trainSamples: number;
+  /** What the regularizer did (dropout: behaviours seen/dropped over all epochs). */
+  regularization: RegularizationRecord;
+}
+
+export interface RegularizationRecord {
+  reg: RegName;
+  lambda?: number;
+  denseL2?: number;
+  dropout?: { rate: number; behaviours: number; dropped: number };
+  filter?: { top: number; goodsRows: number };
 }
 
 export interface TrainHooks {
@@ -90,8 +131,12 @@ export interface TrainHooks {
   valid?: SampleSet;
 }
 
-/** One optimization step on a batch; returns the batch's mean log loss. dLogits is scratch of ≥ batch.size. */
-export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: number, clipNorm: number, dLogits: Float): number {
+/**
+ * One optimization step on a batch; returns the batch's mean log loss. dLogits is scratch of ≥ batch.size. The
+ * regularizer's penalty is added after clipping (clipping guards against exploding data gradients, not the penalty).
+ */
+export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: number, clipNorm: number, dLogits: Float,
+  reg?: Regularizer): number {
   model.zeroGrad();
   const logits = model.forward(batch, 'train');
   const loss = sigmoidLogLoss(logits, batch.labels, batch.size, dLogits);
@@ -99,6 +144,7 @@ export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: 
   model.backward(dLogits.subarray(0, batch.size));
   const params = model.params();
   if (clipNorm > 0) clipGradNorm(params, clipNorm);
+  reg?.apply();
   optimizer.step(params, lr);
   return loss;
 }
@@ -118,6 +164,9 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
     seed: opts.seed,
   });
   const dLogits = model.backend.alloc(opts.batchSize);
+  const lambda = opts.lambda ?? defaultLambda(opts.reg);
+  const reg = createRegularizer({ reg: opts.reg, lambda, denseL2: opts.denseL2 }, model.params(), data.train, opts.maxHistory);
+  const dropout = opts.reg === 'dropout' ? new BehaviourDropout(opts.dropoutRate, new Rng(opts.seed).fork(7)) : null;
   const history: EpochRecord[] = [];
   let trainSeconds = 0;
   let best: { epoch: number; gauc: number } | null = null;
@@ -132,7 +181,8 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
     let seen = 0;
     let step = 0;
     for (const batch of batcher.epoch(epoch)) {
-      const loss = trainStep(model, batch, optimizer, lr, opts.clipNorm, dLogits);
+      dropout?.apply(batch);
+      const loss = trainStep(model, batch, optimizer, lr, opts.clipNorm, dLogits, reg);
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at epoch ${epoch + 1}, step ${step}: loss is ${loss} (lower --lr or keep --clip-norm)`);
       }
@@ -186,6 +236,12 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
     seconds: trainSeconds,
     samplesPerSecond: (trainSamples * history.length) / Math.max(trainSeconds, 1e-9),
     trainSamples,
+    regularization: {
+      reg: opts.reg,
+      ...(opts.reg === 'mba' || opts.reg === 'difacto' || opts.reg === 'l2' ? { lambda } : {}),
+      ...(opts.denseL2 > 0 ? { denseL2: opts.denseL2 } : {}),
+      ...(dropout ? { dropout: { rate: dropout.rate, behaviours: dropout.seen, dropped: dropout.dropped } } : {}),
+    },
   };
 }
 

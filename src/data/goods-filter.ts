@@ -1,0 +1,50 @@
+/**
+ * The paper's frequency filter (§6.5, "Filter"): keep only the top-K most frequent goods ids of the training data;
+ * every other item's goods-id feature maps to one shared "rare" row. Items keep their own attributes (category,
+ * brand), only the fine-grained goods-id feature is coarsened. K = 0 removes the goods-id feature altogether (every
+ * item shares one row): the paper's "without goods_ids" setting.
+ */
+import type { ItemCatalog, SampleSet } from './types.js';
+import { countPerSample, forEachBehaviour } from './occurrence.js';
+
+type GoodsCatalog = Pick<ItemCatalog, 'numItems' | 'goodsRows' | 'numGoodsRows'>;
+
+/** Rows of the goods-id tables, and the item → row map (null = identity). Validates a filtered catalog. */
+export function goodsRowsOf(c: GoodsCatalog): { rows: number; map: Int32Array | null } {
+  if (!c.goodsRows) return { rows: c.numItems, map: null };
+  const rows = c.numGoodsRows;
+  if (!(Number.isInteger(rows) && rows! >= 1)) throw new Error(`item catalog: goodsRows given but numGoodsRows is ${rows}`);
+  if (c.goodsRows.length !== c.numItems) {
+    throw new Error(`item catalog: goodsRows has ${c.goodsRows.length} entries, expected numItems = ${c.numItems}`);
+  }
+  for (let i = 0; i < c.numItems; i++) {
+    const r = c.goodsRows[i];
+    if (!(r >= 0 && r < rows!)) throw new Error(`item catalog: item ${i} maps to goods row ${r}, expected 0..${rows! - 1}`);
+  }
+  return { rows: rows!, map: c.goodsRows };
+}
+
+/** Per item: in how many samples it occurs (as candidate or in the truncated history), each sample counted once. */
+export function itemSampleCounts(set: SampleSet, numItems: number, maxHistory: number): Float64Array {
+  return countPerSample(set, numItems, (i, emit) => {
+    emit(set.items[i]);
+    forEachBehaviour(set, i, maxHistory, emit);
+  });
+}
+
+/**
+ * A copy of the catalog whose goods-id feature keeps the `topK` items with the highest counts (ties: lower id first;
+ * items never seen are never kept). Kept items get rows 0..K'−1 in id order, all others the rare row K'.
+ */
+export function filterGoods<C extends ItemCatalog>(catalog: C, counts: Float64Array, topK: number): C {
+  if (!(Number.isInteger(topK) && topK >= 0)) throw new Error(`goods filter: top-K must be a non-negative integer, got ${topK}`);
+  if (counts.length !== catalog.numItems) throw new Error(`goods filter: ${counts.length} counts for ${catalog.numItems} items`);
+  const order = Array.from({ length: catalog.numItems }, (_, i) => i)
+    .filter((i) => counts[i] > 0)
+    .sort((a, b) => counts[b] - counts[a] || a - b);
+  const kept = order.slice(0, topK).sort((a, b) => a - b);
+  const rare = kept.length;
+  const goodsRows = new Int32Array(catalog.numItems).fill(rare);
+  kept.forEach((item, r) => (goodsRows[item] = r));
+  return { ...catalog, goodsRows, numGoodsRows: rare + 1 };
+}
