@@ -10,8 +10,15 @@ import {
   compareMarkdown,
   compareRow,
   parseModelSpec,
+  parseRegSpec,
+  selectByValidation,
+  validationScore,
+  stat,
   type CompareResult,
+  type CompareRow,
+  type GridPoint,
   type ModelSpec,
+  type RegSpec,
 } from '../train/compare.js';
 import type { RunMetrics } from '../train/run.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
@@ -35,6 +42,10 @@ const FORWARD: Array<[string, string]> = [
   ['hidden', '--hidden'],
   ['clipNorm', '--clip-norm'],
   ['patience', '--patience'],
+  ['lambda', '--lambda'],
+  ['denseL2', '--dense-l2'],
+  ['dropoutRate', '--dropout-rate'],
+  ['filterTop', '--filter-top'],
   ['format', '--format'],
   ['backend', '--backend'],
 ];
@@ -47,6 +58,9 @@ const COMPARE_DEFAULTS = { epochs: 8, patience: 1 };
 
 interface Job {
   spec: ModelSpec;
+  reg: RegSpec;
+  /** The reg's value of this job (undefined: the reg's default). */
+  value?: number;
   seed: number;
   dir: string;
   args: string[];
@@ -61,6 +75,20 @@ function parseSeeds(s: string): number[] {
   const out = s.split(',').map((x) => Number(x.trim()));
   if (out.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds must be a count or a list of integers, got "${s}"`);
   return out;
+}
+
+function parseList(s: string | undefined, name: string): number[] | undefined {
+  if (s === undefined) return undefined;
+  const out = s.split(',').map((x) => Number(x.trim()));
+  if (out.length === 0 || out.some((x) => !Number.isFinite(x) || x < 0)) throw new Error(`${name} must be comma-separated numbers >= 0, got "${s}"`);
+  return out;
+}
+
+/** The value a finished run actually used (from its metrics.json), for rows that ran on a default. */
+function usedValue(m: RunMetrics, param: RegSpec['param']): number | undefined {
+  const r = m.regularization;
+  if (!r || param === null) return undefined;
+  return param === 'lambda' ? r.lambda : param === 'dropoutRate' ? r.dropout?.rate : r.filter?.top;
 }
 
 export function compareCommand(): Command {
@@ -79,10 +107,27 @@ export function compareCommand(): Command {
     .option('--force', 'redo runs even when a finished one exists')
     .addOption(new Option('--format <format>', 'data format').choices(['auto', 'amazon-seq', 'movielens', 'synthetic']).default('auto'))
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'));
-  addTrainOptions(cmd, ['--model', '--activation', '--seed', '--refit'], COMPARE_DEFAULTS);
+  addTrainOptions(cmd, ['--model', '--activation', '--seed', '--refit', '--reg'], COMPARE_DEFAULTS);
   cmd.option('--no-refit', 'keep the early-stopped model trained without the validation samples (default: refit on all training data)');
+  cmd.option('--regs <list>', 'regularizers to compare, each `name` or `name:value` (λ for mba/difacto/l2, rate for dropout, top-K for filter; filter:0 = no goods ids), e.g. none,dropout,filter:0,difacto,mba', 'none');
+  cmd.option('--lambdas <list>', 'λ grid for mba/difacto/l2 given without a value: each λ is trained and the best mean validation GAUC wins (needs --patience)');
+  cmd.option('--dropout-rates <list>', 'rate grid for dropout given without a value (chosen on validation)');
+  cmd.option('--filter-tops <list>', 'top-K grid for filter given without a value (chosen on validation)');
   cmd.action(async (o) => {
     const specs = String(o.models).split(',').map((s) => parseModelSpec(s.trim()));
+    const regs = String(o.regs).split(',').map((s) => parseRegSpec(s.trim()));
+    const grids: Record<string, number[] | undefined> = {
+      lambda: parseList(o.lambdas, '--lambdas'),
+      dropoutRate: parseList(o.dropoutRates, '--dropout-rates'),
+      filterTop: parseList(o.filterTops, '--filter-tops'),
+    };
+    const valuesOf = (r: RegSpec): Array<number | undefined> =>
+      r.value !== undefined ? [r.value] : r.param !== null && grids[r.param] ? grids[r.param]! : [undefined];
+    const searched = regs.filter((r) => valuesOf(r).length > 1);
+    if (searched.length && !(o.patience > 0)) {
+      throw new Error(`a grid search (${searched.map((r) => r.label).join(', ')}) picks values on the validation split: set --patience >= 1`);
+    }
+    const plainNames = regs.length === 1 && regs[0].reg === 'none';
     const seeds = parseSeeds(o.seeds);
     const spec = resolveDataPath({ path: o.data, dataset: o.dataset });
     const dataArg = spec.startsWith('synthetic') ? spec : resolve(spec);
@@ -98,15 +143,23 @@ export function compareCommand(): Command {
     if (o.itemBias === false) shared.push('--no-item-bias');
     if (o.refit) shared.push('--refit');
     const jobs: Job[] = [];
+    const flagOf = { lambda: '--lambda', dropoutRate: '--dropout-rate', filterTop: '--filter-top' } as const;
     for (const s of specs) {
-      for (const seed of seeds) {
-        const dir = join(out, 'runs', `${s.name}-s${seed}`);
-        const args = ['train', '--data', dataArg, '--model', s.model, '--seed', String(seed), '--data-seed', String(dataSeedFor(seed)), ...shared];
-        if (s.activation) args.push('--activation', s.activation);
-        if (s.mlpInput) args.push('--mlp-input', s.mlpInput);
-        if (s.model === 'wide-deep') args.push('--wide-buckets', String(o.wideBuckets));
-        args.push('--out', dir, '--quiet');
-        jobs.push({ spec: s, seed, dir, args });
+      for (const r of regs) {
+        for (const value of valuesOf(r)) {
+          for (const seed of seeds) {
+            const tag = plainNames ? '' : `-${r.reg}${value !== undefined ? `-${value}` : ''}`;
+            const dir = join(out, 'runs', `${s.name}${tag}-s${seed}`);
+            const args = ['train', '--data', dataArg, '--model', s.model, '--seed', String(seed), '--data-seed', String(dataSeedFor(seed)), ...shared];
+            if (s.activation) args.push('--activation', s.activation);
+            if (s.mlpInput) args.push('--mlp-input', s.mlpInput);
+            if (s.model === 'wide-deep') args.push('--wide-buckets', String(o.wideBuckets));
+            if (r.reg !== 'none') args.push('--reg', r.reg);
+            if (value !== undefined && r.param) args.push(flagOf[r.param], String(value));
+            args.push('--out', dir, '--quiet');
+            jobs.push({ spec: s, reg: r, value, seed, dir, args });
+          }
+        }
       }
     }
 
@@ -119,7 +172,7 @@ export function compareCommand(): Command {
       }
     };
     const todo = jobs.filter((j) => !isDone(j));
-    log(`compare: ${jobs.length} runs (${specs.map((s) => s.name).join(', ')} × seeds ${seeds.join(',')}), ` +
+    log(`compare: ${jobs.length} runs (${specs.map((s) => s.name).join(', ')} × ${regs.map((r) => r.label).join(', ')} × seeds ${seeds.join(',')}), ` +
       `${jobs.length - todo.length} already finished, ${todo.length} to run, ${o.jobs} at a time; logs in ${join(out, 'runs')}/*/train.log`);
 
     const t0 = performance.now();
@@ -140,7 +193,7 @@ export function compareCommand(): Command {
           if (code === 0) {
             writeJsonAtomic(join(j.dir, 'run.json'), { args: j.args });
             const m = JSON.parse(readFileSync(join(j.dir, 'metrics.json'), 'utf8')) as RunMetrics;
-            log(`[${finished}/${todo.length}] ${j.spec.name} seed ${j.seed}: test gauc ${fmt(m.test.gauc)} auc ${fmt(m.test.auc)} ` +
+            log(`[${finished}/${todo.length}] ${j.spec.name} ${j.reg.reg}${j.value !== undefined ? `:${j.value}` : ''} seed ${j.seed}: test gauc ${fmt(m.test.gauc)} auc ${fmt(m.test.auc)} ` +
               `(${secs.toFixed(0)}s; ETA ${eta.toFixed(0)}s)`);
           } else {
             failures.push(`${j.spec.name} seed ${j.seed} (exit ${code}; see ${join(j.dir, 'train.log')})`);
@@ -157,16 +210,39 @@ export function compareCommand(): Command {
     );
     if (failures.length) throw new Error(`${failures.length} run(s) failed: ${failures.join('; ')}`);
 
-    const rows = specs.map((s) => {
-      const mine = jobs.filter((j) => j.spec.name === s.name);
-      const runs = mine.map((j) => JSON.parse(readFileSync(join(j.dir, 'metrics.json'), 'utf8')) as RunMetrics);
-      return compareRow(s.name, 'none', mine.map((j) => j.seed), runs);
-    });
+    const read = (j: Job) => JSON.parse(readFileSync(join(j.dir, 'metrics.json'), 'utf8')) as RunMetrics;
+    const rows: CompareRow[] = [];
+    const search: GridPoint[] = [];
+    for (const s of specs) {
+      for (const r of regs) {
+        const values = valuesOf(r);
+        const points = values.map((value) => {
+          const mine = jobs.filter((j) => j.spec.name === s.name && j.reg === r && j.value === value);
+          return { value: value ?? NaN, jobs: mine, runs: mine.map(read) };
+        });
+        const chosen = points.length > 1 ? selectByValidation(points) : 0;
+        if (points.length > 1) {
+          points.forEach((p, i) => search.push({
+            model: s.name, reg: r.reg, param: r.param!, value: p.value,
+            validGauc: stat(p.runs.map(validationScore)).mean,
+            testGauc: stat(p.runs.map((m) => m.test.gauc)).mean,
+            chosen: i === chosen,
+          }));
+          log(`${s.name} ${r.reg}: ${r.param} = ${points[chosen].value} chosen on validation ` +
+            `(${points.map((p) => `${p.value}: ${fmt(stat(p.runs.map(validationScore)).mean)}`).join(', ')})`);
+        }
+        const pick = points[chosen];
+        const used = r.param === null ? undefined : values[chosen] ?? usedValue(pick.runs[0], r.param);
+        rows.push(compareRow(s.name, r.reg, pick.jobs.map((j) => j.seed), pick.runs,
+          used !== undefined && r.param ? { [r.param]: used } : undefined));
+      }
+    }
     addRelaImpr(rows);
     const options: Record<string, unknown> = {};
     for (const [key] of FORWARD) if (o[key] !== undefined) options[key] = o[key];
-    Object.assign(options, { format, resample: !!o.resample, dataSeed: o.dataSeed, itemBias: o.itemBias !== false });
-    const result: CompareResult = { data: dataArg, createdAt: new Date().toISOString(), options, rows };
+    Object.assign(options, { format, resample: !!o.resample, dataSeed: o.dataSeed, itemBias: o.itemBias !== false, refit: !!o.refit, regs: o.regs });
+    for (const [k, v] of Object.entries(grids)) if (v) options[`${k}Grid`] = v;
+    const result: CompareResult = { data: dataArg, createdAt: new Date().toISOString(), options, rows, search };
     writeJsonAtomic(join(out, 'compare.json'), result);
     const md = compareMarkdown(result);
     writeFileAtomic(join(out, 'compare.md'), md);

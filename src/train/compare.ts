@@ -1,5 +1,7 @@
 import type { RunMetrics } from './run.js';
 import { relaImpr } from '../metrics/index.js';
+import { REG_NAMES, type RegName } from '../optim/index.js';
+import { monitored } from './trainer.js';
 
 /** A model row of a comparison: a name users type (`din-dice`) and what it means for the config. */
 export interface ModelSpec {
@@ -22,6 +24,85 @@ export function parseModelSpec(name: string): ModelSpec {
   if (name.endsWith('-dice')) return { name, model: name.slice(0, -'-dice'.length), activation: 'dice' };
   if (name.endsWith('-prod')) return { name, model: name.slice(0, -'-prod'.length), mlpInput: 'concat-product' };
   return { name, model: name };
+}
+
+/**
+ * A regularizer row of a comparison: `mba`, `mba:0.3` (λ), `dropout:0.5` (rate), `filter:1000` (top-K goods;
+ * `filter:0` = no goods ids). Without a value, the value is searched over a grid on the validation split (see
+ * {@link selectByValidation}) or takes the regularizer's default.
+ */
+export interface RegSpec {
+  /** As typed (`mba`, `filter:0`). */
+  label: string;
+  reg: RegName;
+  /** The flag its value goes to, if the reg has one. */
+  param: 'lambda' | 'dropoutRate' | 'filterTop' | null;
+  value?: number;
+}
+
+export const REG_PARAM: Record<RegName, RegSpec['param']> = {
+  none: null, l2: 'lambda', difacto: 'lambda', mba: 'lambda', dropout: 'dropoutRate', filter: 'filterTop',
+};
+
+export function parseRegSpec(text: string): RegSpec {
+  const [name, value, extra] = text.split(':');
+  if (!(REG_NAMES as readonly string[]).includes(name) || extra !== undefined) {
+    throw new Error(`unknown regularizer "${text}" (expected one of ${REG_NAMES.join(', ')}, optionally with :value)`);
+  }
+  const reg = name as RegName;
+  const param = REG_PARAM[reg];
+  if (value === undefined) return { label: text, reg, param };
+  if (param === null) throw new Error(`regularizer "${reg}" takes no value (got "${text}")`);
+  const v = Number(value);
+  const ok = param === 'filterTop' ? Number.isInteger(v) && v >= 0 : param === 'dropoutRate' ? v >= 0 && v < 1 : Number.isFinite(v) && v >= 0;
+  if (value === '' || !ok) throw new Error(`regularizer "${text}": bad ${param} "${value}"`);
+  return { label: text, reg, param, value: v };
+}
+
+/** How a regularizer row is shown: `mba (λ=0.3)`, `filter (K=0: no goods ids)`. */
+export function regDisplay(reg: string, param: Record<string, number> | undefined): string {
+  if (!param) return reg;
+  const [[k, v]] = Object.entries(param);
+  const sym = k === 'lambda' ? 'λ' : k === 'filterTop' ? 'K' : k === 'dropoutRate' ? 'rate' : k;
+  return `${reg} (${sym}=${v}${k === 'filterTop' && v === 0 ? ': no goods ids' : ''})`;
+}
+
+/**
+ * The validation score of a run: the best monitored validation metric over its epochs (of the epoch-selection phase
+ * when it was refit). NaN when the run had no validation split.
+ */
+export function validationScore(r: RunMetrics): number {
+  const h = r.selection?.history ?? r.history;
+  let best = NaN;
+  for (const e of h) if (e.valid) best = Number.isNaN(best) ? monitored(e.valid) : Math.max(best, monitored(e.valid));
+  return best;
+}
+
+export interface GridPoint {
+  model: string;
+  reg: string;
+  param: string;
+  value: number;
+  /** Mean over seeds of each run's best validation GAUC: the selection criterion. */
+  validGauc: number;
+  /** Mean test GAUC (reported for transparency; never used to select). */
+  testGauc: number;
+  chosen: boolean;
+}
+
+/** Picks the grid value with the highest mean validation score (ties: the first, i.e. the smallest value given first). */
+export function selectByValidation(points: Array<{ value: number; runs: RunMetrics[] }>): number {
+  let best = -1;
+  let bestScore = -Infinity;
+  points.forEach((p, i) => {
+    const score = stat(p.runs.map(validationScore)).mean;
+    if (!Number.isFinite(score)) throw new Error('a grid search needs validation metrics: train with --patience (validation split carved from training data)');
+    if (score > bestScore) {
+      bestScore = score;
+      best = i;
+    }
+  });
+  return best;
 }
 
 export interface Stat {
@@ -51,7 +132,10 @@ export interface EpochPoint {
 export interface CompareRow {
   model: string;
   reg: string;
+  /** The regularizer's value used by this row (chosen on validation when searched), e.g. { lambda: 0.3 }. */
+  regParam?: Record<string, number>;
   seeds: number[];
+  /** Test GAUC of the kept model (the epoch chosen on validation, or the last one). */
   gauc: Stat;
   auc: Stat;
   logloss: Stat;
@@ -60,6 +144,12 @@ export interface CompareRow {
   /** RelaImpr of the mean AUC over base's, in %. */
   relaimprAuc: number | null;
   bestEpoch: number[];
+  /**
+   * The paper's Table 4 statistic: the highest test GAUC over the epochs of each run, and the epoch it occurred at.
+   * It peeks at the test split, so it is reported next to the honest `gauc`, never instead of it.
+   */
+  peakTestGauc: Stat;
+  peakEpoch: number[];
   trainSeconds: number;
   samplesPerSecond: number;
   /** Per seed, per epoch. */
@@ -71,14 +161,25 @@ export interface CompareResult {
   createdAt: string;
   options: Record<string, unknown>;
   rows: CompareRow[];
+  /** Grid searches of regularizer values on the validation split (empty without any). */
+  search?: GridPoint[];
 }
 
 const nullIfNaN = (x: number | undefined): number | null => (x === undefined || !Number.isFinite(x) ? null : x);
 
-export function compareRow(name: string, reg: string, seeds: number[], runs: RunMetrics[]): CompareRow {
+export function compareRow(name: string, reg: string, seeds: number[], runs: RunMetrics[], regParam?: Record<string, number>): CompareRow {
+  const peaks = runs.map((r) => {
+    let best = { gauc: NaN, epoch: 0 };
+    r.history.forEach((h, i) => {
+      const g = h.test?.gauc;
+      if (g !== undefined && Number.isFinite(g) && !(g <= best.gauc)) best = { gauc: g, epoch: i + 1 };
+    });
+    return best;
+  });
   return {
     model: name,
     reg,
+    ...(regParam ? { regParam } : {}),
     seeds,
     gauc: stat(runs.map((r) => r.test.gauc)),
     auc: stat(runs.map((r) => r.test.auc)),
@@ -86,6 +187,8 @@ export function compareRow(name: string, reg: string, seeds: number[], runs: Run
     relaimpr: null,
     relaimprAuc: null,
     bestEpoch: runs.map((r) => r.bestEpoch ?? r.history.length),
+    peakTestGauc: stat(peaks.map((p) => p.gauc)),
+    peakEpoch: peaks.map((p) => p.epoch),
     trainSeconds: stat(runs.map((r) => r.train.seconds)).mean,
     samplesPerSecond: stat(runs.map((r) => r.train.samplesPerSecond)).mean,
     // With refit, validation metrics come from the epoch-selection phase (same seed, trained without the held-out
@@ -109,11 +212,11 @@ export function compareRow(name: string, reg: string, seeds: number[], runs: Run
   };
 }
 
-/** Fills relaimpr of every row against the `base` row (same reg) when there is one. */
+/** Fills relaimpr of every row against the `base` row without regularization (else the first `base` row). */
 export function addRelaImpr(rows: CompareRow[]): void {
+  const base = rows.find((r) => r.model === 'base' && r.reg === 'none') ?? rows.find((r) => r.model === 'base');
+  if (!base) return;
   for (const row of rows) {
-    const base = rows.find((r) => r.model === 'base' && r.reg === row.reg) ?? rows.find((r) => r.model === 'base');
-    if (!base) continue;
     row.relaimpr = relaImpr(row.gauc.mean, base.gauc.mean);
     row.relaimprAuc = relaImpr(row.auc.mean, base.auc.mean);
   }
@@ -134,10 +237,38 @@ export function compareMarkdown(res: CompareResult): string {
   ];
   for (const r of res.rows) {
     lines.push(
-      `| ${r.model} | ${r.reg} | ${f4(r.gauc.mean)} ± ${f4(r.gauc.std)} | ${f4(r.auc.mean)} ± ${f4(r.auc.std)} | ` +
+      `| ${r.model} | ${regDisplay(r.reg, r.regParam)} | ${f4(r.gauc.mean)} ± ${f4(r.gauc.std)} | ${f4(r.auc.mean)} ± ${f4(r.auc.std)} | ` +
         `${f4(r.logloss.mean)} | ${pct(r.relaimpr)} | ${pct(r.relaimprAuc)} | ${r.bestEpoch.join(',')} | ` +
         `${r.trainSeconds.toFixed(1)} | ${Math.round(r.samplesPerSecond)} |`,
     );
+  }
+  if (res.rows.some((r) => r.reg !== 'none')) {
+    lines.push(
+      '',
+      '## Regularizers (the paper\'s Table 4 and Fig. 4)',
+      '',
+      'Test GAUC per epoch (mean over seeds). "kept" = the epoch chosen on the validation split (honest); "peak" = the ' +
+        'best test GAUC over epochs, as the paper\'s Table 4 reports it (it looks at the test split).',
+      '',
+    );
+    const E = Math.max(...res.rows.map((r) => Math.max(...r.history.map((h) => h.length))));
+    lines.push(`| model | reg | ${Array.from({ length: E }, (_, i) => `ep ${i + 1}`).join(' | ')} | kept | peak (epoch) |`);
+    lines.push(`|---|---|${'---|'.repeat(E)}---|---|`);
+    for (const r of res.rows) {
+      const cells = Array.from({ length: E }, (_, i) => {
+        const v = r.history.map((h) => h[i]?.testGauc).filter((x): x is number => typeof x === 'number');
+        return v.length === r.history.length ? f4(stat(v).mean) : '-';
+      });
+      lines.push(`| ${r.model} | ${regDisplay(r.reg, r.regParam)} | ${cells.join(' | ')} | ${f4(r.gauc.mean)} | ` +
+        `${f4(r.peakTestGauc.mean)} (${r.peakEpoch.join(',')}) |`);
+    }
+  }
+  if (res.search?.length) {
+    lines.push('', '## Grid search on the validation split', '', 'Chosen by mean validation GAUC (best epoch of each run); test GAUC shown for transparency only.', '',
+      '| model | reg | value | validation GAUC | test GAUC | chosen |', '|---|---|---|---|---|---|');
+    for (const g of res.search) {
+      lines.push(`| ${g.model} | ${g.reg} | ${g.param}=${g.value} | ${f4(g.validGauc)} | ${f4(g.testGauc)} | ${g.chosen ? '✓' : ''} |`);
+    }
   }
   lines.push('', `Options: \`${JSON.stringify(res.options)}\``, '');
   return lines.join('\n');
