@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { detectFormat, resolveDataPath } from '../data/load.js';
 import {
   COMPARE_MODELS,
@@ -11,6 +11,7 @@ import {
   compareRow,
   parseModelSpec,
   parseRegSpec,
+  REG_PARAM,
   selectByValidation,
   validationScore,
   stat,
@@ -77,11 +78,13 @@ function parseSeeds(s: string): number[] {
   return out;
 }
 
-function parseList(s: string | undefined, name: string): number[] | undefined {
-  if (s === undefined) return undefined;
-  const out = s.split(',').map((x) => Number(x.trim()));
-  if (out.length === 0 || out.some((x) => !Number.isFinite(x) || x < 0)) throw new Error(`${name} must be comma-separated numbers >= 0, got "${s}"`);
-  return out;
+/** Collects repeated `--grid reg=v1,v2,…` into { reg: [v1, v2, …] }. */
+function collectGrid(text: string, prev: Record<string, number[]>): Record<string, number[]> {
+  const m = /^([a-z0-9]+)=(.+)$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`--grid expects reg=v1,v2,… (e.g. mba=1,10,100), got "${text}"`);
+  const values = m[2].split(',').map((x) => Number(x.trim()));
+  if (values.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError(`--grid ${m[1]}: values must be numbers, got "${m[2]}"`);
+  return { ...prev, [m[1]]: values };
 }
 
 /** The value a finished run actually used (from its metrics.json), for rows that ran on a default. */
@@ -109,20 +112,21 @@ export function compareCommand(): Command {
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'));
   addTrainOptions(cmd, ['--model', '--activation', '--seed', '--refit', '--reg'], COMPARE_DEFAULTS);
   cmd.option('--no-refit', 'keep the early-stopped model trained without the validation samples (default: refit on all training data)');
-  cmd.option('--regs <list>', 'regularizers to compare, each `name` or `name:value` (λ for mba/difacto/l2, rate for dropout, top-K for filter; filter:0 = no goods ids), e.g. none,dropout,filter:0,difacto,mba', 'none');
-  cmd.option('--lambdas <list>', 'λ grid for mba/difacto/l2 given without a value: each λ is trained and the best mean validation GAUC wins (needs --patience)');
-  cmd.option('--dropout-rates <list>', 'rate grid for dropout given without a value (chosen on validation)');
-  cmd.option('--filter-tops <list>', 'top-K grid for filter given without a value (chosen on validation)');
+  cmd.option('--regs <list>', 'regularizers to compare, each `name` (its default value, or searched with --grid) or `name:value` (λ for mba/difacto/l2, rate for dropout, top-K for filter; filter:0 = no goods ids), e.g. none,dropout,filter:0,difacto,mba', 'none');
+  cmd.option('--grid <reg=values>', 'search a regularizer\'s value on the validation split, e.g. --grid mba=1,10,100 (λ), --grid filter=1000,5000 (top-K), --grid dropout=0.25,0.5 (rate); repeatable; needs --patience', collectGrid, {});
   cmd.action(async (o) => {
     const specs = String(o.models).split(',').map((s) => parseModelSpec(s.trim()));
     const regs = String(o.regs).split(',').map((s) => parseRegSpec(s.trim()));
-    const grids: Record<string, number[] | undefined> = {
-      lambda: parseList(o.lambdas, '--lambdas'),
-      dropoutRate: parseList(o.dropoutRates, '--dropout-rates'),
-      filterTop: parseList(o.filterTops, '--filter-tops'),
-    };
+    const grids = o.grid as Record<string, number[]>;
+    for (const name of Object.keys(grids)) {
+      const r = regs.find((x) => x.reg === name);
+      if (!r) throw new Error(`--grid ${name}=…: "${name}" is not among --regs (${o.regs})`);
+      if (r.value !== undefined) throw new Error(`--grid ${name}=…: --regs already fixes ${r.label}`);
+      const bad = grids[name].find((v) => { try { parseRegSpec(`${name}:${v}`); return false; } catch { return true; } });
+      if (bad !== undefined) throw new Error(`--grid ${name}=…: bad value ${bad} for ${REG_PARAM[r.reg]}`);
+    }
     const valuesOf = (r: RegSpec): Array<number | undefined> =>
-      r.value !== undefined ? [r.value] : r.param !== null && grids[r.param] ? grids[r.param]! : [undefined];
+      r.value !== undefined ? [r.value] : grids[r.reg] ?? [undefined];
     const searched = regs.filter((r) => valuesOf(r).length > 1);
     if (searched.length && !(o.patience > 0)) {
       throw new Error(`a grid search (${searched.map((r) => r.label).join(', ')}) picks values on the validation split: set --patience >= 1`);
@@ -241,7 +245,7 @@ export function compareCommand(): Command {
     const options: Record<string, unknown> = {};
     for (const [key] of FORWARD) if (o[key] !== undefined) options[key] = o[key];
     Object.assign(options, { format, resample: !!o.resample, dataSeed: o.dataSeed, itemBias: o.itemBias !== false, refit: !!o.refit, regs: o.regs });
-    for (const [k, v] of Object.entries(grids)) if (v) options[`${k}Grid`] = v;
+    if (Object.keys(grids).length) options.grid = grids;
     const result: CompareResult = { data: dataArg, createdAt: new Date().toISOString(), options, rows, search };
     writeJsonAtomic(join(out, 'compare.json'), result);
     const md = compareMarkdown(result);

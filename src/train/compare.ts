@@ -83,7 +83,7 @@ export interface GridPoint {
   reg: string;
   param: string;
   value: number;
-  /** Mean over seeds of each run's best validation GAUC: the selection criterion. */
+  /** Mean over seeds of each run's best validation GAUC (AUC when no validation user has both labels): the selection criterion. */
   validGauc: number;
   /** Mean test GAUC (reported for transparency; never used to select). */
   testGauc: number;

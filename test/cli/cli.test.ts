@@ -93,3 +93,64 @@ test('din compare on a tiny synthetic set writes a well-formed compare.json and 
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /unknown model "nope"/);
 });
+
+test('din train --reg: filter and mba runs record what they did; a filtered model saves, reloads and re-evaluates exactly', () => {
+  const out = join(dir, 'run-filter');
+  const tr = din('train', '--data', 'synthetic:small', '--model', 'base', '--epochs', '1', '--embedding-dim', '8', '--reg', 'filter', '--filter-top', '50', '--out', out);
+  assert.equal(tr.code, 0, tr.err);
+  const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  assert.deepEqual(m.regularization, { reg: 'filter', filter: { top: 50, goodsRows: 51 } });
+  const info = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+  assert.equal(info.catalog.numGoodsRows, 51);
+  assert.equal(info.catalog.goodsRows.filter((r: number) => r < 50).length, 50);
+  const ev = din('eval', '--model', out, '--json');
+  assert.equal(ev.code, 0, ev.err);
+  assert.equal(JSON.parse(ev.out).gauc, m.test.gauc);
+  const mba = din('train', '--data', 'synthetic:small', '--model', 'din', '--epochs', '1', '--embedding-dim', '8', '--reg', 'mba', '--lambda', '0.5', '--dense-l2', '1e-5', '--out', join(dir, 'run-mba'));
+  assert.equal(mba.code, 0, mba.err);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'run-mba', 'metrics.json'), 'utf8')).regularization, { reg: 'mba', lambda: 0.5, denseL2: 1e-5 });
+  const bad = din('train', '--data', 'synthetic:small', '--reg', 'dropout', '--dropout-rate', '1', '--epochs', '1');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /dropout rate must be in \[0, 1\)/);
+});
+
+test('din compare --regs: a λ grid chosen on validation, per-epoch curves, Table 4 markdown', () => {
+  const out = join(dir, 'cmp-regs');
+  const args = ['compare', '--data', 'synthetic:small', '--models', 'base', '--seeds', '1', '--epochs', '2', '--patience', '2', '--no-refit',
+    '--embedding-dim', '8', '--regs', 'none,filter:0,mba', '--grid', 'mba=0.01,1', '--out', out];
+  const r = din(...args);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /base mba: lambda = (0\.01|1) chosen on validation/);
+  const res = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'));
+  assert.deepEqual(res.rows.map((x: { reg: string }) => x.reg), ['none', 'filter', 'mba']);
+  assert.deepEqual(res.rows[1].regParam, { filterTop: 0 });
+  assert.equal(res.search.length, 2);
+  assert.equal(res.search.filter((g: { chosen: boolean }) => g.chosen).length, 1);
+  const chosen = res.search.find((g: { chosen: boolean }) => g.chosen);
+  assert.deepEqual(res.rows[2].regParam, { lambda: chosen.value });
+  assert.ok(chosen.validGauc >= Math.max(...res.search.map((g: { validGauc: number }) => g.validGauc)));
+  for (const row of res.rows) {
+    assert.equal(row.history[0].length, 2);
+    assert.ok(row.history[0].every((h: { testGauc: number; validAuc: number }) => typeof h.testGauc === 'number' && typeof h.validAuc === 'number'));
+  }
+  const md = readFileSync(join(out, 'compare.md'), 'utf8');
+  assert.match(md, /## Regularizers/);
+  assert.match(md, /\| base \| filter \(K=0: no goods ids\) \|/);
+  assert.match(md, /## Grid search on the validation split/);
+  const noVal = din('compare', '--data', 'synthetic:small', '--models', 'base', '--regs', 'mba', '--grid', 'mba=0.1,1', '--patience', '0', '--out', join(dir, 'cmp-bad'));
+  assert.notEqual(noVal.code, 0);
+  assert.match(noVal.err, /grid search .* set --patience >= 1/);
+});
+
+test('din compare --grid: clear errors for a reg not compared, a fixed value, a bad value', () => {
+  const base = ['compare', '--data', 'synthetic:small', '--models', 'base', '--patience', '1', '--out', join(dir, 'cmp-grid-bad')];
+  const notThere = din(...base, '--regs', 'none', '--grid', 'mba=1,2');
+  assert.match(notThere.err, /"mba" is not among --regs/);
+  const fixed = din(...base, '--regs', 'mba:1', '--grid', 'mba=1,2');
+  assert.match(fixed.err, /--regs already fixes mba:1/);
+  const bad = din(...base, '--regs', 'filter', '--grid', 'filter=10,2.5');
+  assert.match(bad.err, /bad value 2\.5 for filterTop/);
+  const syntax = din(...base, '--regs', 'mba', '--grid', 'mba:1,2');
+  assert.match(syntax.err, /--grid expects reg=v1,v2/);
+  for (const r of [notThere, fixed, bad, syntax]) assert.notEqual(r.code, 0);
+});
