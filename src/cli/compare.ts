@@ -119,9 +119,10 @@ export function compareCommand(): Command {
     const regs = String(o.regs).split(',').map((s) => parseRegSpec(s.trim()));
     const grids = o.grid as Record<string, number[]>;
     for (const name of Object.keys(grids)) {
-      const r = regs.find((x) => x.reg === name);
-      if (!r) throw new Error(`--grid ${name}=…: "${name}" is not among --regs (${o.regs})`);
-      if (r.value !== undefined) throw new Error(`--grid ${name}=…: --regs already fixes ${r.label}`);
+      const same = regs.filter((x) => x.reg === name);
+      if (!same.length) throw new Error(`--grid ${name}=…: "${name}" is not among --regs (${o.regs})`);
+      const r = same.find((x) => x.value === undefined);
+      if (!r) throw new Error(`--grid ${name}=…: --regs already fixes ${same.map((x) => x.label).join(', ')}`);
       const bad = grids[name].find((v) => { try { parseRegSpec(`${name}:${v}`); return false; } catch { return true; } });
       if (bad !== undefined) throw new Error(`--grid ${name}=…: bad value ${bad} for ${REG_PARAM[r.reg]}`);
     }
