@@ -7,13 +7,15 @@
  *   npm run bench            (defaults)
  *   node dist/bench/train-speed.js --runs 7 --backend js-f32
  *   node dist/bench/train-speed.js --models lr,base,wide-deep,pnn,deepfm,din
+ *   node dist/bench/train-speed.js --models base --regs none,mba,difacto,l2   (cost of each regularizer, B = 32)
  */
 import { parseArgs } from 'node:util';
 import type { Batch } from '../src/data/types.js';
 import { createBackend } from '../src/nn/backends.js';
 import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, MODEL_KINDS, type Model, type ModelConfig, type ModelKind } from '../src/models/model.js';
-import { createOptimizer } from '../src/optim/index.js';
+import { createOptimizer, createRegularizer, REG_NAMES, type RegName, type Regularizer } from '../src/optim/index.js';
+import { allocSampleSet } from '../src/data/sample-set.js';
 import { trainStep } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';
@@ -29,8 +31,13 @@ const { values: args } = parseArgs({
     T: { type: 'string', default: '20' },
     activation: { type: 'string', default: 'prelu' },
     models: { type: 'string', default: 'base,din' },
+    regs: { type: 'string', default: '' },
   },
 });
+const REGS = args.regs.split(',').map((r) => r.trim()).filter((r) => r !== '') as RegName[];
+for (const r of REGS) {
+  if (!REG_NAMES.includes(r) || r === 'dropout' || r === 'filter') throw new Error(`--regs: "${r}" is not a penalty regularizer (none, l2, difacto, mba)`);
+}
 const MODELS = args.models.split(',').map((m) => m.trim()).filter((m) => m !== '') as ModelKind[];
 for (const m of MODELS) {
   if (!MODEL_KINDS.includes(m)) throw new Error(`--models: unknown model "${m}" (expected a comma-separated list of ${MODEL_KINDS.join(', ')})`);
@@ -78,16 +85,16 @@ function makeBatch(B: number, hist: number): Batch {
   return b;
 }
 
-function trainSpeed(model: Model, B: number): number {
+function trainSpeed(model: Model, B: number, reg?: Regularizer): number {
   const opt = createOptimizer('adam');
   const batches = Array.from({ length: 8 }, () => makeBatch(B, T));
   const dLogits = model.backend.alloc(B);
   const steps = Math.max(20, Math.round(20000 / B));
-  for (let i = 0; i < 10; i++) trainStep(model, batches[i % 8], opt, 1e-3, 5, dLogits);
+  for (let i = 0; i < 10; i++) trainStep(model, batches[i % 8], opt, 1e-3, 5, dLogits, reg);
   const rates: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < steps; i++) trainStep(model, batches[i % 8], opt, 1e-3, 5, dLogits);
+    for (let i = 0; i < steps; i++) trainStep(model, batches[i % 8], opt, 1e-3, 5, dLogits, reg);
     rates.push((steps * B) / ((performance.now() - t0) / 1000));
   }
   return median(rates);
@@ -121,4 +128,29 @@ for (const kind of MODELS) {
   const model = createModel(config, { backend, catalog, seed: 1 });
   row.push(scoreLatency(model, 200).toFixed(3).padStart(15));
   console.log(row.join('  '));
+}
+
+if (REGS.length) {
+  // n_j for MBA from a synthetic training set of 100,000 samples with full histories.
+  const N = 100_000;
+  const hv = new Int32Array(N * T);
+  for (let i = 0; i < hv.length; i++) hv[i] = rng.int(numItems);
+  const set = allocSampleSet(N, hv);
+  for (let i = 0; i < N; i++) {
+    set.items[i] = rng.int(numItems);
+    set.histStart[i] = i * T;
+    set.histLen[i] = T;
+  }
+  console.log(`\nregularizer cost (Adam, B=32, ${numItems} items × ${DEFAULT_MODEL_CONFIG.goodsDim} + ${numAttrs} attrs × ${DEFAULT_MODEL_CONFIG.attrDim})`);
+  console.log('model      reg       B=32 samples/s  vs none');
+  for (const kind of MODELS) {
+    let none = NaN;
+    for (const r of REGS) {
+      const model = createModel({ ...DEFAULT_MODEL_CONFIG, model: kind, activation: args.activation as any }, { backend, catalog, seed: 1 });
+      const reg = createRegularizer({ reg: r, lambda: 1e-4, denseL2: 0 }, model.params(), set, T);
+      const sps = trainSpeed(model, 32, reg);
+      if (r === 'none') none = sps;
+      console.log(`${kind.padEnd(9)}  ${r.padEnd(8)}  ${String(Math.round(sps)).padStart(14)}  ${Number.isNaN(none) ? '' : (sps / none).toFixed(2).padStart(7)}`);
+    }
+  }
 }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Dataset } from './types.js';
 import { amazonSeqSourceFiles, findAmazonSeqFiles, loadAmazonSeq } from './sources/amazon-seq.js';
-import { loadMovieLens, movieLensSourceFiles } from './sources/movielens.js';
+import { loadMovieLens, MOVIELENS_LAYOUTS, movieLensLayout, movieLensSourceFiles } from './sources/movielens.js';
 import { generateSynthetic, syntheticOptions, type SyntheticOptions, type SyntheticPreset } from './sources/synthetic.js';
 import { cacheKey, cachePath, defaultCacheDir, isInside, readDatasetCache, writeDatasetCache } from './cache.js';
 
@@ -42,9 +42,9 @@ export interface LoadResult {
   seconds: number;
 }
 
-const LAYOUTS =
+const LAYOUTS: string =
   'amazon-seq: <Name>.txt ("user item item …" per line) + <Name>_item2attributes.json; ' +
-  'movielens: ratings.csv + movies.csv; synthetic: the path "synthetic" or "synthetic:small"';
+  `movielens: ${MOVIELENS_LAYOUTS}; synthetic: the path "synthetic" or "synthetic:small"`;
 
 function syntheticPreset(spec: string): SyntheticPreset | null {
   if (spec === 'synthetic') return 'default';
@@ -77,9 +77,7 @@ export function detectFormat(path: string): DatasetFormat {
   const found: DatasetFormat[] = [];
   if (findAmazonSeqFiles(abs).length > 0) found.push('amazon-seq');
   const names = readdirSync(dir);
-  if (names.includes('ratings.csv') && names.includes('movies.csv') && (!isFile || basename(abs).endsWith('.csv'))) {
-    found.push('movielens');
-  }
+  if (movieLensLayout(abs) !== null) found.push('movielens');
   if (found.length === 1) return found[0];
   if (found.length > 1) throw new Error(`${abs}: ambiguous layout (${found.join(' and ')} both match); pass a format`);
   const listing = names.length > 20 ? [...names.slice(0, 20), `… ${names.length - 20} more`] : names;

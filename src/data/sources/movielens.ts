@@ -1,25 +1,42 @@
 /**
- * MovieLens "latest" layout (ml-latest-small, ml-25m, …): `ratings.csv` (userId,movieId,rating,timestamp) and
- * `movies.csv` (movieId,title,genres with "|" between genres; titles may contain quoted commas).
+ * MovieLens, in its two file layouts:
  *
- * Protocol: every rating is a sample; label = rating ≥ `minRating` (default 4); candidate = the rated movie;
- * history = every movie the user rated earlier, in time order with ties broken by file order (truncation to the most
- * recent N is the batcher's job). Each user's time-ordered movies are stored once in `histValues` and the user's
- * j-th rating points at the first j of them. Users are split into train/test (seeded shuffle, `testFraction` of the
- * users, default 0.2), so test users are unseen in training — like the paper's MovieLens setup.
+ * - `csv` — ml-latest, ml-latest-small, ml-20m, ml-25m, ml-32m: `ratings.csv` (header userId,movieId,rating,timestamp;
+ *   columns found by name, extra columns ignored) and `movies.csv` (header movieId,title,genres; titles containing
+ *   commas are quoted). UTF-8.
+ * - `dat` — ml-1m, ml-10m: `ratings.dat` (`UserID::MovieID::Rating::Timestamp`, no header) and `movies.dat`
+ *   (`MovieID::Title::Genres`, no header). ml-1m's movies.dat is ISO-8859-1: movies.dat is decoded as UTF-8 when its
+ *   bytes are valid UTF-8 and as latin1 otherwise (a latin1 title such as "Misérables" is never valid UTF-8).
+ *   `users.dat` (gender, age, occupation, zip) is ignored: a Dataset has no user features.
+ * Genres are "|"-separated in both; "(no genres listed)" or an empty field means no genre. ml-100k's `u.data` is not
+ * supported.
  *
- * Ids: users and movies in first-seen order in ratings.csv (movies never rated are not in the catalog); genres in
- * first-seen order walking movies by dense id; "(no genres listed)" means no attribute.
+ * Protocol (the same for both layouts): every rating is a sample; label = rating ≥ `minRating` (default 4); candidate =
+ * the rated movie; history = every movie the user rated earlier, in time order with ties broken by file order
+ * (truncation to the most recent N is the batcher's job). Each user's time-ordered movies are stored once in
+ * `histValues` and the user's j-th rating points at the first j of them. Users are split into train/test (seeded
+ * shuffle, `testFraction` of the users, default 0.2), so test users are unseen in training — like the paper's MovieLens
+ * setup.
  *
- * Errors: a missing header column, a row with the wrong number of fields, a non-numeric rating/timestamp or broken
- * quoting throws naming the file and line. Blank lines, rated movies absent from movies.csv (kept, no attributes)
- * and duplicate movies.csv rows are counted in `skipped`.
+ * Ids: user and movie ids must be non-negative integers; users and movies get dense ids in first-seen order in the
+ * ratings file (movies never rated are not in the catalog) and keep their decimal id as key; genres in first-seen order
+ * walking movies by dense id.
+ *
+ * The ratings file (20M+ lines for ml-20m/25m) is read in chunks and scanned as bytes: numbers are parsed in place and
+ * stored in typed columns, no per-line strings or arrays. Consequently a ratings.csv field may be wrapped in plain
+ * double quotes, but quoted fields containing escaped quotes or newlines are rejected (MovieLens never writes them).
+ *
+ * Errors (throw, naming the file and 1-based line): a missing header column, a row with the wrong number of fields, a
+ * non-integer user/movie id, a non-numeric rating/timestamp, unsupported quoting, an empty ratings file. Counted in
+ * `skipped` (nothing is dropped silently): blank lines, duplicate movie rows (the first wins), and rated movies absent
+ * from the movies file (their ratings are kept; the movie has no attributes) as `ratedMoviesNotInMoviesCsv` /
+ * `ratedMoviesNotInMoviesDat` — a count of movies, not of ratings.
  */
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { readCsvFile } from '../csv.js';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { parseCsv, readCsvFile } from '../csv.js';
 import { allocSampleSet } from '../sample-set.js';
-import type { Dataset, SampleSet } from '../types.js';
+import type { Dataset } from '../types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 
@@ -35,17 +52,108 @@ export interface MovieLensOptions {
   onProgress?: (msg: string) => void;
 }
 
+/** `csv`: ratings.csv + movies.csv (ml-latest, ml-20m, ml-25m); `dat`: ratings.dat + movies.dat (ml-1m, ml-10m). */
+export type MovieLensLayout = 'csv' | 'dat';
+
+const LAYOUT_FILES: Record<MovieLensLayout, readonly [ratings: string, movies: string]> = {
+  csv: ['ratings.csv', 'movies.csv'],
+  dat: ['ratings.dat', 'movies.dat'],
+};
+
+/** Human-readable description of the accepted layouts (for "unknown layout" messages). */
+export const MOVIELENS_LAYOUTS =
+  'ratings.csv + movies.csv (ml-latest, ml-20m, ml-25m) or ratings.dat + movies.dat (ml-1m, ml-10m)';
+
 const NO_GENRES = '(no genres listed)';
 
-export function movieLensSourceFiles(path: string): string[] {
-  let dir = resolve(path);
-  if (statSync(dir).isFile()) dir = dirname(dir);
-  const ratings = join(dir, 'ratings.csv');
-  const movies = join(dir, 'movies.csv');
-  for (const f of [ratings, movies]) {
-    if (!existsSync(f)) throw new Error(`${dir}: movielens needs ratings.csv and movies.csv; ${basename(f)} is missing`);
+function isFileAt(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
   }
-  return [ratings, movies];
+}
+
+function splitPath(path: string): { abs: string; dir: string; isFile: boolean } {
+  const abs = resolve(path);
+  const isFile = isFileAt(abs);
+  return { abs, dir: isFile ? dirname(abs) : abs, isFile };
+}
+
+/**
+ * Which MovieLens layout `path` holds: a directory with both files of a layout, or a `.csv`/`.dat` file inside such a
+ * directory (the extension picks the layout). Null when neither matches. Throws when a directory holds both complete
+ * layouts (pass the ratings file's path to choose).
+ */
+export function movieLensLayout(path: string): MovieLensLayout | null {
+  const { abs, dir, isFile } = splitPath(path);
+  if (!isFile && !existsSync(abs)) return null;
+  const complete = (['csv', 'dat'] as const).filter((l) => LAYOUT_FILES[l].every((f) => isFileAt(join(dir, f))));
+  if (isFile) {
+    const ext = extname(abs).slice(1).toLowerCase();
+    return complete.find((l) => l === ext) ?? null;
+  }
+  if (complete.length > 1) {
+    throw new Error(
+      `${dir}: holds both MovieLens layouts (ratings.csv + movies.csv and ratings.dat + movies.dat); ` +
+        'pass the path of the ratings file to choose one',
+    );
+  }
+  return complete[0] ?? null;
+}
+
+/** The [ratings, movies] files of the MovieLens data at `path` (directory or a file in it); throws naming what is missing. */
+export function movieLensSourceFiles(path: string): [ratings: string, movies: string] {
+  const { abs, dir, isFile } = splitPath(path);
+  const layout = movieLensLayout(path);
+  if (layout !== null) return [join(dir, LAYOUT_FILES[layout][0]), join(dir, LAYOUT_FILES[layout][1])];
+  // Explain with the layout the path is closest to (its extension, else the one with more files present; csv on ties).
+  const present = (l: MovieLensLayout): number => LAYOUT_FILES[l].filter((f) => isFileAt(join(dir, f))).length;
+  const ext = isFile ? extname(abs).slice(1).toLowerCase() : '';
+  const near: MovieLensLayout = ext === 'csv' || ext === 'dat' ? ext : present('dat') > present('csv') ? 'dat' : 'csv';
+  const missing = LAYOUT_FILES[near].filter((f) => !isFileAt(join(dir, f)));
+  const problems = missing.map((f) => `${f} is missing`);
+  if (isFile && ext !== 'csv' && ext !== 'dat') problems.unshift(`${basename(abs)} is not a .csv or .dat file`);
+  const what = problems.join(', ');
+  throw new Error(`${dir}: movielens needs ${MOVIELENS_LAYOUTS}; ${what}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// movies
+
+export interface MovieLensMovie {
+  id: number;
+  title: string;
+  /** Genre names in file order, duplicates removed; empty for "(no genres listed)". */
+  genres: string[];
+}
+
+export interface MovieLensMovies {
+  /** One entry per distinct movie id, in file order (later duplicate rows are counted in `skipped`, not listed). */
+  movies: MovieLensMovie[];
+  /** How the file was decoded. */
+  encoding: 'utf8' | 'latin1';
+  skipped: Record<string, number>;
+}
+
+function parseGenres(g: string): string[] {
+  const t = g.trim();
+  if (t === '' || t === NO_GENRES) return [];
+  return [...new Set(t.split('|').map((x) => x.trim()).filter((x) => x !== ''))];
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/** A non-negative integer id from text, or throws naming file, line and column. */
+function idFromText(s: string, file: string, line: number, column: string): number {
+  const t = s.trim();
+  const v = DIGITS.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(v)) throw new Error(`${file}:${line}: ${column} "${clip(s)}" is not a non-negative integer id`);
+  return v;
+}
+
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 function columnIndex(header: string[], file: string, names: string[]): number[] {
@@ -59,92 +167,410 @@ function columnIndex(header: string[], file: string, names: string[]): number[] 
   });
 }
 
+/** Decodes `buf` as UTF-8 when it is valid UTF-8, else as latin1 (ml-1m's movies.dat is ISO-8859-1). */
+function decodeUtf8OrLatin1(buf: Buffer): { text: string; encoding: 'utf8' | 'latin1' } {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf), encoding: 'utf8' };
+  } catch {
+    return { text: buf.toString('latin1'), encoding: 'latin1' };
+  }
+}
+
+/** Reads movies.csv (`csv`) or movies.dat (`dat`). See the module comment for errors and skips. */
+export function readMovieLensMovies(file: string, layout: MovieLensLayout): MovieLensMovies {
+  const skipped: Record<string, number> = {};
+  const skip = (reason: string): void => {
+    skipped[reason] = (skipped[reason] ?? 0) + 1;
+  };
+  const movies: MovieLensMovie[] = [];
+  const seen = new Set<number>();
+  const add = (id: number, title: string, genres: string): void => {
+    if (seen.has(id)) {
+      skip('duplicateMovies');
+      return;
+    }
+    seen.add(id);
+    movies.push({ id, title, genres: parseGenres(genres) });
+  };
+
+  if (layout === 'csv') {
+    let cols: number[] | null = null;
+    readCsvFile(file, (f, line) => {
+      if (cols === null) {
+        cols = columnIndex(f, file, ['movieId', 'title', 'genres']);
+        if (f.length !== 3) throw new Error(`${file}:1: expected header movieId,title,genres, got ${f.join(',')}`);
+        return;
+      }
+      if (f.length === 1 && f[0].trim() === '') {
+        skip('blankLines');
+        return;
+      }
+      if (f.length !== 3) {
+        throw new Error(`${file}:${line}: expected 3 fields (movieId,title,genres; quote titles containing commas), got ${f.length}`);
+      }
+      add(idFromText(f[cols[0]], file, line, 'movieId'), f[cols[1]], f[cols[2]]);
+    });
+    if (cols === null) throw new Error(`${file}: empty file (expected header movieId,title,genres)`);
+    return { movies, encoding: 'utf8', skipped };
+  }
+
+  const { text, encoding } = decodeUtf8OrLatin1(readFileSync(file));
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop(); // final newline
+  for (let k = 0; k < lines.length; k++) {
+    let s = lines[k];
+    if (s.endsWith('\r')) s = s.slice(0, -1);
+    if (k === 0 && s.startsWith('\ufeff')) s = s.slice(1);
+    const line = k + 1;
+    if (s.trim() === '') {
+      skip('blankLines');
+      continue;
+    }
+    const f = s.split('::');
+    if (f.length !== 3) {
+      throw new Error(`${file}:${line}: expected 3 fields separated by "::" (MovieID::Title::Genres), got ${f.length}`);
+    }
+    add(idFromText(f[0], file, line, 'movieId'), f[1], f[2]);
+  }
+  return { movies, encoding, skipped };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// ratings
+
+/** Raw id → dense id in first-seen order; a flat table for ids below 2^24, a Map above. */
+class DenseIds {
+  private table = new Int32Array(1024).fill(-1);
+  private readonly big = new Map<number, number>();
+  /** Raw id of each dense id. */
+  readonly raw: number[] = [];
+
+  id(x: number): number {
+    if (x < TABLE_LIMIT) {
+      if (x >= this.table.length) {
+        const t = new Int32Array(Math.min(TABLE_LIMIT, Math.max(x + 1, this.table.length * 2))).fill(-1);
+        t.set(this.table);
+        this.table = t;
+      }
+      let v = this.table[x];
+      if (v < 0) {
+        v = this.raw.length;
+        this.table[x] = v;
+        this.raw.push(x);
+      }
+      return v;
+    }
+    let v = this.big.get(x);
+    if (v === undefined) {
+      v = this.raw.length;
+      this.big.set(x, v);
+      this.raw.push(x);
+    }
+    return v;
+  }
+}
+const TABLE_LIMIT = 1 << 24;
+
+/** Columnar ratings, one entry per rating line in file order. */
+export interface MovieLensRatings {
+  size: number;
+  /** Dense user id (first-seen order) per rating. */
+  users: Int32Array;
+  /** Dense movie id (first-seen order) per rating. */
+  items: Int32Array;
+  /** rating ≥ minRating. */
+  labels: Uint8Array;
+  times: Float64Array;
+  /** Raw user id of each dense user id. */
+  userIds: number[];
+  /** Raw movie id of each dense movie id. */
+  movieIds: number[];
+  skipped: Record<string, number>;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const TAB = 0x09;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const QUOTE = 0x22;
+const DOT = 0x2e;
+const CHUNK = 8 << 20;
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/** Non-negative integer in b[s, e) (surrounding spaces/tabs allowed), or −1. */
+function parseUint(b: Buffer, s: number, e: number): number {
+  while (s < e && (b[s] === SP || b[s] === TAB)) s++;
+  while (e > s && (b[e - 1] === SP || b[e - 1] === TAB)) e--;
+  if (s === e || e - s > 16) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = b[i] - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
+}
+
+/**
+ * The number in b[s, e), or NaN. `[-+]?digits[.digits]` with up to 15 digits is parsed in place (one correctly rounded
+ * division, so the value equals `Number(text)`); anything else goes through `Number(text)` (exponents, long mantissas).
+ */
+function parseNumber(b: Buffer, s: number, e: number): number {
+  while (s < e && (b[s] === SP || b[s] === TAB)) s++;
+  while (e > s && (b[e - 1] === SP || b[e - 1] === TAB)) e--;
+  if (s === e) return NaN;
+  let i = s;
+  let neg = false;
+  if (b[i] === 0x2d || b[i] === 0x2b) {
+    neg = b[i] === 0x2d;
+    i++;
+  }
+  let m = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < e; i++) {
+    const c = b[i];
+    const d = c - 48;
+    if (d >= 0 && d <= 9) {
+      m = m * 10 + d;
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (c === DOT && frac < 0) frac = 0;
+    else break;
+  }
+  if (i === e && digits > 0 && digits <= 15) {
+    const v = frac > 0 ? m / POW10[frac] : m;
+    return neg ? -v : v;
+  }
+  const v = Number(b.toString('latin1', s, e));
+  return Number.isFinite(v) ? v : NaN;
+}
+
+/**
+ * Reads ratings.csv (`csv`) or ratings.dat (`dat`) into typed columns. Labels are `rating >= minRating`. See the
+ * module comment for errors and skips.
+ */
+export function readMovieLensRatings(
+  file: string,
+  layout: MovieLensLayout,
+  opts: { minRating?: number; onProgress?: (msg: string) => void } = {},
+): MovieLensRatings {
+  const minRating = opts.minRating ?? 4;
+  const progress = opts.onProgress ?? (() => {});
+  const dat = layout === 'dat';
+  const text = dat ? 'latin1' : 'utf8';
+  const skipped: Record<string, number> = {};
+  const users = new DenseIds();
+  const items = new DenseIds();
+  let cap = Math.max(1024, Math.ceil(statSync(file).size / 22));
+  let U = new Int32Array(cap);
+  let I = new Int32Array(cap);
+  let L = new Uint8Array(cap);
+  let T = new Float64Array(cap);
+  let n = 0;
+  let blank = 0;
+
+  // Field positions of userId, movieId, rating, timestamp and the field count (csv: from the header).
+  let cu = 0;
+  let cm = 1;
+  let cr = 2;
+  let ct = 3;
+  let nf = 4;
+  let header = !dat;
+  const fs = new Int32Array(64);
+  const fe = new Int32Array(64);
+  const expected = dat ? '4 fields separated by "::" (UserID::MovieID::Rating::Timestamp)' : '';
+
+  const fail = (line: number, msg: string): never => {
+    throw new Error(`${file}:${line}: ${msg}`);
+  };
+  const fieldText = (b: Buffer, k: number): string => clip(b.toString(text, fs[k], fe[k]));
+
+  /** Parses the complete lines of b[0, end); `line` is the number of the first. Returns the next line number. */
+  const parseLines = (b: Buffer, start: number, end: number, line: number): number => {
+    let p = start;
+    while (p < end) {
+      let le = b.indexOf(LF, p);
+      if (le < 0 || le >= end) le = end;
+      const next = le + 1;
+      if (le > p && b[le - 1] === CR) le--;
+      if (header) {
+        header = false;
+        let row: string[] = [];
+        parseCsv(b.subarray(p, le), file, (f) => {
+          row = f;
+        });
+        [cu, cm, cr, ct] = columnIndex(row, file, ['userId', 'movieId', 'rating', 'timestamp']);
+        nf = row.length;
+        if (nf > fs.length) fail(1, `header has ${nf} columns; at most ${fs.length} are supported`);
+        p = next;
+        line++;
+        continue;
+      }
+      // Blank (or whitespace-only) line?
+      let q = p;
+      while (q < le && (b[q] === SP || b[q] === TAB)) q++;
+      if (q === le) {
+        blank++;
+        p = next;
+        line++;
+        continue;
+      }
+      // Split into fields.
+      let f = 0;
+      let s = p;
+      for (;;) {
+        let e: number;
+        let after: number;
+        if (dat) {
+          e = s;
+          while (e < le && !(b[e] === COLON && e + 1 < le && b[e + 1] === COLON)) e++;
+          after = e + 2;
+        } else if (s < le && b[s] === QUOTE) {
+          let c = s + 1;
+          while (c < le && b[c] !== QUOTE) c++;
+          if (c >= le || (c + 1 < le && b[c + 1] !== COMMA)) {
+            fail(line, 'unsupported quoting (quoted ratings fields may not contain quotes or line breaks)');
+          }
+          if (f < nf) {
+            fs[f] = s + 1;
+            fe[f] = c;
+          }
+          f++;
+          e = c + 1;
+          after = e + 1;
+          if (e >= le) break;
+          s = after;
+          continue;
+        } else {
+          e = s;
+          while (e < le && b[e] !== COMMA) e++;
+          after = e + 1;
+        }
+        if (f < nf) {
+          fs[f] = s;
+          fe[f] = e;
+        }
+        f++;
+        if (e >= le) break;
+        s = after;
+      }
+      if (f !== nf) fail(line, dat ? `expected ${expected}, got ${f}` : `expected ${nf} fields like the header, got ${f}`);
+      const u = parseUint(b, fs[cu], fe[cu]);
+      if (u < 0) fail(line, `userId "${fieldText(b, cu)}" is not a non-negative integer id`);
+      const m = parseUint(b, fs[cm], fe[cm]);
+      if (m < 0) fail(line, `movieId "${fieldText(b, cm)}" is not a non-negative integer id`);
+      const r = parseNumber(b, fs[cr], fe[cr]);
+      if (r !== r) fail(line, `rating "${fieldText(b, cr)}" is not a number`);
+      const t = parseNumber(b, fs[ct], fe[ct]);
+      if (t !== t) fail(line, `timestamp "${fieldText(b, ct)}" is not a number`);
+      if (n === cap) {
+        cap = Math.ceil(cap * 1.5);
+        const u2 = new Int32Array(cap);
+        u2.set(U);
+        U = u2;
+        const i2 = new Int32Array(cap);
+        i2.set(I);
+        I = i2;
+        const l2 = new Uint8Array(cap);
+        l2.set(L);
+        L = l2;
+        const t2 = new Float64Array(cap);
+        t2.set(T);
+        T = t2;
+      }
+      U[n] = users.id(u);
+      I[n] = items.id(m);
+      L[n] = r >= minRating ? 1 : 0;
+      T[n] = t;
+      n++;
+      p = next;
+      line++;
+    }
+    return line;
+  };
+
+  const fd = openSync(file, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(CHUNK);
+    let have = 0;
+    let line = 1;
+    let bomChecked = false;
+    let nextReport = 5_000_000;
+    for (;;) {
+      if (have === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the buffer
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
+      }
+      const got = readSync(fd, buf, have, buf.length - have, null);
+      have += got;
+      const eof = got === 0;
+      const end = eof ? have : buf.lastIndexOf(LF, have - 1) + 1;
+      if (end > 0) {
+        let start = 0;
+        if (!bomChecked) {
+          bomChecked = true;
+          if (end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3;
+        }
+        line = parseLines(buf, start, end, line);
+      }
+      if (eof) break;
+      if (end > 0) {
+        buf.copy(buf, 0, end, have);
+        have -= end;
+      }
+      if (n >= nextReport) {
+        progress(`movielens: ${n} ratings read`);
+        nextReport += 5_000_000;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (header) throw new Error(`${file}: empty file (expected header userId,movieId,rating,timestamp)`);
+  if (blank > 0) skipped.blankLines = blank;
+  return {
+    size: n,
+    users: U.subarray(0, n),
+    items: I.subarray(0, n),
+    labels: L.subarray(0, n),
+    times: T.subarray(0, n),
+    userIds: users.raw,
+    movieIds: items.raw,
+    skipped,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// dataset
+
 export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Dataset {
   const seed = opts.seed ?? 1;
   const testFraction = opts.testFraction ?? 0.2;
   const minRating = opts.minRating ?? 4;
   if (!(testFraction >= 0 && testFraction <= 1)) throw new Error(`testFraction must be in [0, 1], got ${testFraction}`);
   const [ratingsFile, moviesFile] = movieLensSourceFiles(path);
+  const layout: MovieLensLayout = ratingsFile.endsWith('.dat') ? 'dat' : 'csv';
   const name = opts.name ?? basename(dirname(ratingsFile));
   const progress = opts.onProgress ?? (() => {});
   const skipped: Record<string, number> = {};
   const skip = (reason: string, n = 1): void => {
-    skipped[reason] = (skipped[reason] ?? 0) + n;
+    if (n > 0) skipped[reason] = (skipped[reason] ?? 0) + n;
   };
 
-  // ---- movies.csv: movieId → genres ----
-  const genresOf = new Map<string, string[]>();
-  let mCols: number[] | null = null;
-  readCsvFile(moviesFile, (f, line) => {
-    if (mCols === null) {
-      mCols = columnIndex(f, moviesFile, ['movieId', 'genres']);
-      if (f.length < 3) throw new Error(`${moviesFile}:1: expected header movieId,title,genres`);
-      return;
-    }
-    if (f.length === 1 && f[0].trim() === '') {
-      skip('blankLines');
-      return;
-    }
-    if (f.length !== 3) {
-      throw new Error(
-        `${moviesFile}:${line}: expected 3 fields (movieId,title,genres; quote titles containing commas), got ${f.length}`,
-      );
-    }
-    const id = f[mCols[0]].trim();
-    if (genresOf.has(id)) {
-      skip('duplicateMovies');
-      return;
-    }
-    const g = f[mCols[1]].trim();
-    genresOf.set(id, g === '' || g === NO_GENRES ? [] : g.split('|').map((x) => x.trim()).filter((x) => x !== ''));
-  });
-
-  // ---- ratings.csv ----
-  const users = new Vocab();
-  const items = new Vocab();
-  const rUser = new IntColumn(1 << 16);
-  const rItem = new IntColumn(1 << 16);
-  const rLabel = new IntColumn(1 << 16);
-  let rTime = new Float64Array(1 << 16);
-  let rCols: number[] | null = null;
-  let expectFields = 0;
-  readCsvFile(ratingsFile, (f, line) => {
-    if (rCols === null) {
-      rCols = columnIndex(f, ratingsFile, ['userId', 'movieId', 'rating', 'timestamp']);
-      expectFields = f.length;
-      return;
-    }
-    if (f.length === 1 && f[0].trim() === '') {
-      skip('blankLines');
-      return;
-    }
-    if (f.length !== expectFields) {
-      throw new Error(`${ratingsFile}:${line}: expected ${expectFields} fields like the header, got ${f.length}`);
-    }
-    const rating = Number(f[rCols[2]]);
-    const ts = Number(f[rCols[3]]);
-    if (f[rCols[2]].trim() === '' || !Number.isFinite(rating)) {
-      throw new Error(`${ratingsFile}:${line}: rating "${f[rCols[2]]}" is not a number`);
-    }
-    if (f[rCols[3]].trim() === '' || !Number.isFinite(ts)) {
-      throw new Error(`${ratingsFile}:${line}: timestamp "${f[rCols[3]]}" is not a number`);
-    }
-    const k = rUser.length;
-    if (k === rTime.length) {
-      const t = new Float64Array(k * 2);
-      t.set(rTime);
-      rTime = t;
-    }
-    rTime[k] = ts;
-    rUser.push(users.id(f[rCols[0]].trim()));
-    rItem.push(items.id(f[rCols[1]].trim()));
-    rLabel.push(rating >= minRating ? 1 : 0);
-  });
-  const nR = rUser.length;
-  const numUsers = users.size;
-  const numItems = items.size;
+  const mv = readMovieLensMovies(moviesFile, layout);
+  const genresOf = new Map<number, string[]>();
+  for (const m of mv.movies) genresOf.set(m.id, m.genres);
+  const rt = readMovieLensRatings(ratingsFile, layout, { minRating, onProgress: progress });
+  for (const src of [mv.skipped, rt.skipped]) for (const [k, v] of Object.entries(src)) skip(k, v);
+  const nR = rt.size;
+  const numUsers = rt.userIds.length;
+  const numItems = rt.movieIds.length;
   if (nR === 0) throw new Error(`${ratingsFile}: no ratings`);
-  progress(`movielens: ${nR} ratings, ${numUsers} users, ${numItems} movies read`);
+  progress(`movielens (${layout}): ${nR} ratings, ${numUsers} users, ${numItems} movies read`);
 
   // ---- catalog ----
   const attrs = new Vocab();
@@ -153,26 +579,20 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
   let missing = 0;
   let noGenres = 0;
   for (let i = 0; i < numItems; i++) {
-    const g = genresOf.get(items.keys[i]);
+    const g = genresOf.get(rt.movieIds[i]);
     if (g === undefined) missing++;
     else {
       if (g.length === 0) noGenres++;
-      const seen = new Set<number>();
-      for (const x of g) {
-        const a = attrs.id(x);
-        if (!seen.has(a)) {
-          seen.add(a);
-          attrValues.push(a);
-        }
-      }
+      for (const x of g) attrValues.push(attrs.id(x)); // parseGenres removed duplicates
     }
     attrOffsets[i + 1] = attrValues.length;
   }
-  if (missing > 0) skip('ratedMoviesNotInMoviesCsv', missing);
+  skip(layout === 'dat' ? 'ratedMoviesNotInMoviesDat' : 'ratedMoviesNotInMoviesCsv', missing);
 
   // ---- per-user time order (counting sort by user keeps file order; then a stable sort by time) ----
+  const U = rt.users;
+  const rTime = rt.times;
   const userOff = new Int32Array(numUsers + 1);
-  const U = rUser.data;
   for (let k = 0; k < nR; k++) userOff[U[k] + 1]++;
   for (let u = 0; u < numUsers; u++) userOff[u + 1] += userOff[u];
   const order = new Int32Array(nR);
@@ -191,7 +611,7 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
     for (let k = a; k < b; k++) order[k] = tmp[k - a];
   }
   const histValues = new Int32Array(nR);
-  const I = rItem.data;
+  const I = rt.items;
   for (let k = 0; k < nR; k++) histValues[k] = I[order[k]];
 
   // ---- split users ----
@@ -206,7 +626,7 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
   for (let u = 0; u < numUsers; u++) if (isTest[u]) testSize += userOff[u + 1] - userOff[u];
   const train = allocSampleSet(nR - testSize, histValues);
   const test = allocSampleSet(testSize, histValues);
-  const L = rLabel.data;
+  const L = rt.labels;
   let tr = 0;
   let te = 0;
   for (let u = 0; u < numUsers; u++) {
@@ -230,15 +650,15 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
       numAttrs: attrs.size,
       attrOffsets,
       attrValues: attrValues.toArray(),
-      itemKeys: items.keys,
+      itemKeys: rt.movieIds.map(String),
       attrKeys: attrs.keys,
     },
     numUsers,
-    userKeys: users.keys,
+    userKeys: rt.userIds.map(String),
     train,
     test,
     skipped,
-    buildOptions: { seed, testFraction, minRating, split: 'by-user' },
+    buildOptions: { seed, testFraction, minRating, split: 'by-user', layout },
     stats: {
       users: numUsers,
       items: numItems,
