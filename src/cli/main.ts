@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { compareCommand } from './compare.js';
+import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
 import { quickstartCommand } from './quickstart.js';
 import { trainCommand } from './train.js';
@@ -13,7 +14,8 @@ export function buildProgram(): Command {
     .addCommand(quickstartCommand())
     .addCommand(trainCommand())
     .addCommand(evalCommand())
-    .addCommand(compareCommand());
+    .addCommand(compareCommand())
+    .addCommand(dataCommand());
   return program;
 }
 

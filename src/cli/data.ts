@@ -1,0 +1,69 @@
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { DATASETS, defaultDataRoot, fetchDataset } from '../data/fetch.js';
+
+const ROOT_HELP = 'data root: the dataset goes to <path>/<name> (default: $DIN_DATA_DIR, else ./data)';
+
+/** `din data fetch NAME` and `din data list`. */
+export function dataCommand(): Command {
+  const data = new Command('data').description('download public datasets (fetch) and show which ones din knows (list)');
+
+  data
+    .command('fetch')
+    .description(
+      'download a dataset from its official URL (resumable, checksum-checked; zips are extracted, .gz files kept as they are)',
+    )
+    .argument('<name>', 'dataset name, see `din data list`')
+    .option('--dir <path>', ROOT_HELP)
+    .option('--url <url>', 'download from this URL instead (a mirror); for a several-file dataset a base URL ending in "/"')
+    .option('--sha256 <hex>', 'require this SHA-256 of the download (a mismatch deletes it and fails)')
+    .option('--force', 'download again even if the dataset is already there')
+    .option('-q, --quiet', 'no progress bar and no messages; only the result line')
+    .action(async (name: string, o: { dir?: string; url?: string; sha256?: string; force?: boolean; quiet?: boolean }) => {
+      const r = await fetchDataset(name, { root: o.dir, url: o.url, sha256: o.sha256, force: o.force, quiet: o.quiet });
+      console.log(`${r.name}: ${r.dir} (${r.files.join(', ')})`);
+    });
+
+  data
+    .command('list')
+    .description('list the datasets `din data fetch` knows: source, size, licence, and where each goes')
+    .option('--dir <path>', ROOT_HELP)
+    .option('--json', 'print the registry as JSON')
+    .action((o: { dir?: string; json?: boolean }) => {
+      const root = resolve(o.dir ?? defaultDataRoot());
+      if (o.json) {
+        console.log(JSON.stringify(DATASETS.map((d) => ({ ...d, target: join(root, d.dir) })), null, 2));
+        return;
+      }
+      const lines: string[] = [];
+      for (const d of DATASETS) {
+        lines.push(`${d.name} — ${d.title}`);
+        if (d.files.length === 0) {
+          lines.push(`  source   manual download (needs a login): ${d.homepage}`);
+        } else {
+          d.files.forEach((f, i) => {
+            const checks = [
+              f.size !== null ? `${f.size} bytes` : null,
+              f.sha256 ? 'sha256 pinned' : f.md5 ? 'md5 pinned' : 'no hash pinned',
+            ].filter(Boolean);
+            lines.push(`  ${i === 0 ? 'source ' : '       '}  ${f.url} (${checks.join(', ')})`);
+          });
+        }
+        if (d.approxSize) lines.push(`  size     ${d.approxSize}`);
+        const how = d.files.some((f) => f.archive === 'zip')
+          ? 'extracted from the zip'
+          : d.files.some((f) => f.archive === 'gzip')
+            ? 'kept gzipped'
+            : 'put there by hand';
+        lines.push(`  into     ${join(root, d.dir)}: ${d.produces.join(', ')} (${how})`);
+        if (d.note) lines.push(`  note     ${d.note}`);
+        lines.push(`  licence  ${d.licence}`);
+        lines.push(`  homepage ${d.homepage}`);
+        lines.push('');
+      }
+      lines.push('fetch one with `din data fetch NAME` (--dir to choose the root, --url for a mirror)');
+      console.log(lines.join('\n'));
+    });
+
+  return data;
+}
