@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:f
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { detectFormat, resolveDataPath } from '../data/load.js';
+import { AMAZON_PROTOCOL_FORMATS, DATASET_FORMATS, detectFormat, resolveDataPath } from '../data/load.js';
 import {
   COMPARE_MODELS,
   addRelaImpr,
@@ -108,7 +108,7 @@ export function compareCommand(): Command {
     .option('--data-seed <n>', 'seed of the data split (fixed across seeds unless --resample)', intArg('--data-seed', 0), 1)
     .option('--resample', 'also change the data split with the seed (negatives are always re-sampled per seed)')
     .option('--force', 'redo runs even when a finished one exists')
-    .addOption(new Option('--format <format>', 'data format').choices(['auto', 'amazon-seq', 'movielens', 'synthetic']).default('auto'))
+    .addOption(new Option('--format <format>', 'data format').choices(['auto', ...DATASET_FORMATS]).default('auto'))
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'));
   addTrainOptions(cmd, ['--model', '--activation', '--seed', '--refit', '--reg'], COMPARE_DEFAULTS);
   cmd.option('--no-refit', 'keep the early-stopped model trained without the validation samples (default: refit on all training data)');
@@ -139,7 +139,7 @@ export function compareCommand(): Command {
     const format = o.format === 'auto' ? detectFormat(dataArg) : o.format;
     // Under the Amazon protocol the split is fixed (leave-last-out) and the seed only re-draws negatives; elsewhere
     // the data seed defines the split, which stays fixed unless --resample.
-    const dataSeedFor = (seed: number) => (format === 'amazon-seq' || o.resample ? seed : o.dataSeed);
+    const dataSeedFor = (seed: number) => (AMAZON_PROTOCOL_FORMATS.includes(format) || o.resample ? seed : o.dataSeed);
     const out = resolve(o.out);
     mkdirSync(join(out, 'runs'), { recursive: true });
 

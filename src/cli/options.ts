@@ -4,6 +4,7 @@ import {
   DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_LR_LINEAR_ADAM, DEFAULT_TRAIN_OPTIONS, defaultLearningRate, type TrainOptions,
 } from '../train/trainer.js';
 import { REG_NAMES } from '../optim/index.js';
+import { DATASET_FORMATS } from '../data/load.js';
 
 export function intArg(name: string, min = 1) {
   return (v: string): number => {
@@ -28,7 +29,7 @@ export function addDataOptions(cmd: Command, required = false): Command {
   return cmd
     .option('--data <path>', `data directory (or "synthetic", "synthetic:small")${required ? '' : ''}`)
     .option('--dataset <name>', 'dataset name, resolved to $DIN_DATA_DIR/<name> (default ./data/<name>)')
-    .addOption(new Option('--format <format>', 'data format').choices(['auto', 'amazon-seq', 'movielens', 'synthetic']).default('auto'))
+    .addOption(new Option('--format <format>', 'data format').choices(['auto', ...DATASET_FORMATS]).default('auto'))
     .option('--data-seed <n>', 'seed of negative sampling and data splits', intArg('--data-seed', 0), 1)
     .option('--no-cache', 'do not read or write the binary sample cache')
     .option('--validation', "evaluate on a validation split carved from train (each user's most recent training samples) instead of the test split")

@@ -6,12 +6,17 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Dataset } from './types.js';
 import { amazonSeqSourceFiles, findAmazonSeqFiles, loadAmazonSeq } from './sources/amazon-seq.js';
+import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRawAsync } from './sources/amazon-raw.js';
+import { dinRemappedSourceFiles, findDinRemappedFiles, loadDinRemapped } from './sources/din-remapped.js';
 import { loadMovieLens, MOVIELENS_LAYOUTS, movieLensLayout, movieLensSourceFiles } from './sources/movielens.js';
 import { generateSynthetic, syntheticOptions, type SyntheticOptions, type SyntheticPreset } from './sources/synthetic.js';
 import { cacheKey, cachePath, defaultCacheDir, isInside, readDatasetCache, writeDatasetCache } from './cache.js';
 
-export type DatasetFormat = 'amazon-seq' | 'movielens' | 'synthetic';
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'movielens', 'synthetic'];
+export type DatasetFormat = 'amazon-seq' | 'amazon-raw' | 'din-remapped' | 'movielens' | 'synthetic';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw', 'din-remapped', 'movielens', 'synthetic'];
+
+/** Formats under the Amazon protocol (fixed leave-last-out split; the seed only re-draws negatives). */
+export const AMAZON_PROTOCOL_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw'];
 
 export interface LoadOptions {
   /** Directory (or data file) of the dataset, or `synthetic` / `synthetic:small`. */
@@ -44,6 +49,8 @@ export interface LoadResult {
 
 const LAYOUTS: string =
   'amazon-seq: <Name>.txt ("user item item …" per line) + <Name>_item2attributes.json; ' +
+  'amazon-raw: reviews_<Cat>_5.json[.gz] + meta_<Cat>.json[.gz] (the original Amazon dump); ' +
+  'din-remapped: .txt[.gz] files of "hist_items;hist_cates;target;target_cate;label" lines (train/ + test/, a *train*/*test* pair, or one file); ' +
   `movielens: ${MOVIELENS_LAYOUTS}; synthetic: the path "synthetic" or "synthetic:small"`;
 
 function syntheticPreset(spec: string): SyntheticPreset | null {
@@ -76,6 +83,8 @@ export function detectFormat(path: string): DatasetFormat {
   const dir = isFile ? dirname(abs) : abs;
   const found: DatasetFormat[] = [];
   if (findAmazonSeqFiles(abs).length > 0) found.push('amazon-seq');
+  if (findAmazonRawFiles(abs).length > 0) found.push('amazon-raw');
+  if (findDinRemappedFiles(abs).length > 0) found.push('din-remapped');
   const names = readdirSync(dir);
   if (movieLensLayout(abs) !== null) found.push('movielens');
   if (found.length === 1) return found[0];
@@ -115,15 +124,31 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
 
   const abs = resolve(spec);
   const dataDir = statSync(abs).isFile() ? dirname(abs) : abs;
-  const files = format === 'amazon-seq' ? amazonSeqSourceFiles(abs) : movieLensSourceFiles(abs);
-  const options: Record<string, unknown> =
-    format === 'amazon-seq' ? { seed } : { seed, testFraction: opts.testFraction ?? 0.2 };
-  const build = (): Dataset =>
-    format === 'amazon-seq'
-      ? loadAmazonSeq(abs, { seed, onProgress: progress })
-      : loadMovieLens(abs, { seed, testFraction: opts.testFraction, onProgress: progress });
+  const testFraction = opts.testFraction ?? 0.2;
+  const source: Record<Exclude<DatasetFormat, 'synthetic'>, { files: () => string[]; options: Record<string, unknown>; build: () => Promise<Dataset> }> = {
+    'amazon-seq': { files: () => amazonSeqSourceFiles(abs), options: { seed }, build: async () => loadAmazonSeq(abs, { seed, onProgress: progress }) },
+    'amazon-raw': {
+      files: () => amazonRawSourceFiles(abs),
+      options: { seed, categoryPath: 'last' },
+      build: () => loadAmazonRawAsync(abs, { seed, onProgress: progress }),
+    },
+    'din-remapped': {
+      files: () => dinRemappedSourceFiles(abs),
+      options: { seed, testFraction },
+      build: async () => loadDinRemapped(abs, { seed, testFraction, onProgress: progress }),
+    },
+    movielens: {
+      files: () => movieLensSourceFiles(abs),
+      options: { seed, testFraction },
+      build: async () => loadMovieLens(abs, { seed, testFraction: opts.testFraction, onProgress: progress }),
+    },
+  };
+  const src = source[format];
+  const files = src.files();
+  const options = src.options;
+  const build = src.build;
 
-  if (opts.noCache) return done(build(), abs, null, false);
+  if (opts.noCache) return done(await build(), abs, null, false);
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
   if (isInside(cacheDir, dataDir)) {
     throw new Error(`cache directory ${cacheDir} is inside the data directory ${dataDir}; choose another (--cache-dir or DIN_CACHE_DIR)`);
@@ -139,7 +164,7 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
       progress(`ignoring unreadable cache (${(e as Error).message}); rebuilding`);
     }
   }
-  const ds = build();
+  const ds = await build();
   try {
     writeDatasetCache(file, ds);
     progress(`dataset ${ds.name}: cached to ${file}`);

@@ -1,0 +1,685 @@
+/**
+ * The original Amazon review dumps (McAuley et al., 2014), as the DIN paper used them:
+ *   reviews_<Cat>_5.json[.gz]   5-core reviews, one JSON object per line (reviewerID, asin, unixReviewTime, …)
+ *   meta_<Cat>.json[.gz]        product metadata, one object per line: a Python-literal dict in the original dump
+ *                               ({'asin': '…', 'categories': [['Electronics', …]], …}), strict JSON in later
+ *                               re-releases. Both are accepted, line by line (JSON.parse first, then the Python-literal
+ *                               parser of ../python-literal.ts).
+ * `.json.gz` files are decompressed transparently; if both `X.json` and `X.json.gz` exist, the plain `.json` is read.
+ *
+ * Preprocessing: the original DIN scripts (convert_pd.py, remap_id.py, build_dataset.py), reproduced step by step:
+ *  1. Meta is restricted to reviewed items; reviews whose asin has no (valid) meta line are dropped and counted
+ *     (`reviewsWithoutMeta`; the original scripts assume there are none: remap_id.py's asin_map lookup would fail).
+ *  2. An item's category is the last entry of its LAST category path, `categories[-1][-1]` — what remap_id.py does
+ *     (`meta_df['categories'].map(lambda x: x[-1][-1])`). `categoryPath: 'first'` takes `categories[0][-1]` instead.
+ *  3. Ids are remapped like remap_id.py's `build_map`: sorted unique keys → 0..n−1 (Python `sorted`, i.e. by Unicode
+ *     code point): asins and categories from the meta of reviewed items, reviewers from the kept reviews. So dense
+ *     item i is itemKeys[i] = the i-th asin in sorted order, and so on; userKeys are all kept reviewers, including
+ *     those with a single review (they keep their id, as in remap_id.py, but give no sample: `usersWithOneReview`).
+ *  4. Each user's reviews are sorted by unixReviewTime, stable (ties keep file order).
+ *  5. build_dataset.py's protocol: a user with behaviours b1..bn (n ≥ 2) gives training samples predicting b(k+1)
+ *     from b1..bk for k = 1..n−2 and one test sample predicting bn from b1..b(n−1). Each positive is followed by one
+ *     negative with the same history and a candidate drawn uniformly from the items the user never reviewed (seeded
+ *     `Rng`, not Python's `random`; so negatives differ from the original's, their distribution does not).
+ *     Histories are stored once per user (b1..b(n−1)) and shared by train and test, as in amazon-seq.
+ * The catalog gives every item exactly one attribute, its category (attrKeys = category names, sorted).
+ *
+ * On the full Electronics 5-core dump (reviews_Electronics_5.json + meta_Electronics.json) this procedure yields the
+ * paper's setting — 192,403 users, 63,001 goods, 801 categories, 1,689,188 reviews — per the counts the original
+ * scripts print (`user_count: 192403 item_count: 63001 cate_count: 801 example_count: 1689188`). That is what the
+ * procedure yields according to the original scripts; it has not been measured here (the full dump is not at hand).
+ *
+ * Errors vs. counts (`onError`):
+ *  - Structural problems always throw, naming the file: no reviews/meta pair at the path (or several), a missing or
+ *    unreadable file, a corrupt or truncated gzip stream, no review with meta, no user with 2 reviews, a user who
+ *    reviewed every item (no negative exists).
+ *  - Row errors — a line that is neither JSON nor a Python literal, or not an object (`malformedReviewLines`,
+ *    `malformedMetaLines`); a review without a non-empty string reviewerID / asin or without unixReviewTime
+ *    (`reviewsMissingFields`); a unixReviewTime that is not a number or a numeric string (`reviewsWithBadTime`); a meta
+ *    line without a string asin (`metaWithoutAsin`); a reviewed item's meta without a usable category — `categories`
+ *    must be a non-empty list whose chosen path is a non-empty list ending in a string (`metaWithoutCategory`); a
+ *    second meta line for the same asin (`duplicateMetaLines`, the first wins) — are skipped and counted under those
+ *    keys by default (`onError: 'skip'`), or throw `<file>:<line>: <what was expected>` with `onError: 'fail'`. The
+ *    first skipped row of each kind is reported through onProgress with its file and line.
+ *  - Always counted, never errors: blank lines (`blankReviewLines`, `blankMetaLines`), reviews of items without meta
+ *    (`reviewsWithoutMeta`), meta lines of items nobody reviewed (`metaForUnreviewedItems`), users with one review
+ *    (`usersWithOneReview`).
+ *
+ * Reading: `loadAmazonRaw` is synchronous; it streams plain `.json` files in chunks but decompresses a `.gz` file into
+ * memory at once (zlib has no synchronous streaming API: the full Electronics reviews, on the order of a gigabyte
+ * uncompressed, need about twice that at peak). `loadAmazonRawAsync` builds the identical Dataset streaming both.
+ */
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream';
+import { createGunzip, gunzipSync } from 'node:zlib';
+import { allocSampleSet } from '../sample-set.js';
+import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
+import { IntColumn, Vocab } from '../vocab.js';
+import { parseJsonOrPython } from '../python-literal.js';
+import { Rng } from '../../util/rng.js';
+
+export type RowErrorPolicy = 'skip' | 'fail';
+
+export interface AmazonRawOptions {
+  /** Seed of the negative sampler. Default 1. */
+  seed?: number;
+  /** Dataset name; default: the name of the directory holding the files. */
+  name?: string;
+  /** Row errors (see the file header): 'skip' counts them in `skipped` (default), 'fail' throws at the first. */
+  onError?: RowErrorPolicy;
+  /**
+   * Which category path names an item's category: 'last' = categories[-1][-1] (remap_id.py; default) or
+   * 'first' = categories[0][-1].
+   */
+  categoryPath?: 'last' | 'first';
+  onProgress?: (msg: string) => void;
+}
+
+export interface AmazonRawFiles {
+  /** The `<Cat>` of the file names, e.g. "Electronics". */
+  category: string;
+  reviews: string;
+  meta: string;
+}
+
+const REVIEWS_RE = /^reviews_(.+)_5\.json(\.gz)?$/;
+const META_RE = /^meta_(.+)\.json(\.gz)?$/;
+
+/** `name` or `name.gz` in `names`, preferring the plain file; null if neither. */
+function pickPlainOrGz(names: Set<string>, plain: string): string | null {
+  if (names.has(plain)) return plain;
+  if (names.has(plain + '.gz')) return plain + '.gz';
+  return null;
+}
+
+/**
+ * Finds `reviews_<Cat>_5.json[.gz]` + `meta_<Cat>.json[.gz]` pairs in a directory (sorted by <Cat>). `path` may also
+ * be one of the two files itself (its partner must be beside it). Returns [] when the path is not that layout (or does
+ * not exist).
+ */
+export function findAmazonRawFiles(path: string): AmazonRawFiles[] {
+  const abs = resolve(path);
+  if (!existsSync(abs)) return [];
+  const isFile = statSync(abs).isFile();
+  const dir = isFile ? dirname(abs) : abs;
+  const names = new Set(readdirSync(dir));
+  const pair = (cat: string): AmazonRawFiles | null => {
+    const reviews = pickPlainOrGz(names, `reviews_${cat}_5.json`);
+    const meta = pickPlainOrGz(names, `meta_${cat}.json`);
+    if (reviews === null || meta === null) return null;
+    return { category: cat, reviews: join(dir, reviews), meta: join(dir, meta) };
+  };
+  if (isFile) {
+    const f = basename(abs);
+    const m = REVIEWS_RE.exec(f) ?? META_RE.exec(f);
+    if (m === null) return [];
+    const p = pair(m[1]);
+    // The given file is used even when its .json/.json.gz twin exists (the twin would otherwise be preferred).
+    if (p === null) return [];
+    return [{ ...p, ...(REVIEWS_RE.test(f) ? { reviews: abs } : { meta: abs }) }];
+  }
+  const cats = new Set<string>();
+  for (const f of names) {
+    const m = REVIEWS_RE.exec(f);
+    if (m !== null) cats.add(m[1]);
+  }
+  const out: AmazonRawFiles[] = [];
+  for (const cat of [...cats].sort()) {
+    const p = pair(cat);
+    if (p !== null) out.push(p);
+  }
+  return out;
+}
+
+function resolveFiles(path: string): AmazonRawFiles {
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new Error(`${abs}: no such file or directory`);
+  const found = findAmazonRawFiles(abs);
+  if (found.length === 0) {
+    throw new Error(
+      `${path}: no amazon-raw files (expected reviews_<Cat>_5.json[.gz] with meta_<Cat>.json[.gz] beside it)`,
+    );
+  }
+  if (found.length > 1) {
+    throw new Error(
+      `${path}: several amazon-raw datasets (${found.map((f) => f.category).join(', ')}); ` +
+        `pass the path of one reviews file`,
+    );
+  }
+  return found[0];
+}
+
+/** The files a given path reads (used for cache keys). */
+export function amazonRawSourceFiles(path: string): string[] {
+  const f = resolveFiles(path);
+  return [f.reviews, f.meta];
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Line reading (plain or gzip), shared with din-remapped.
+
+export type LineHandler = (line: string, lineNo: number) => void;
+
+/**
+ * Splits a byte stream into UTF-8 lines: `\n` or `\r\n` endings, a final line without newline is a line, a trailing
+ * newline does not make an extra empty line, a UTF-8 BOM on line 1 is dropped. Line numbers are 1-based.
+ */
+export class LineSplitter {
+  private pending: Buffer[] = [];
+  private lineNo = 0;
+  constructor(private readonly onLine: LineHandler) {}
+
+  /** Feeds a chunk. The chunk's bytes are copied if kept, so the caller may reuse its buffer. */
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      if (this.pending.length > 0) {
+        this.pending.push(chunk.subarray(start, nl));
+        const line = Buffer.concat(this.pending);
+        this.pending = [];
+        this.emit(line, 0, line.length);
+      } else {
+        this.emit(chunk, start, nl);
+      }
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.pending.push(Buffer.from(chunk.subarray(start)));
+  }
+
+  /** Flushes the last line; returns the number of lines emitted. */
+  end(): number {
+    if (this.pending.length > 0) {
+      const line = Buffer.concat(this.pending);
+      this.pending = [];
+      if (line.length > 0) this.emit(line, 0, line.length);
+    }
+    return this.lineNo;
+  }
+
+  private emit(buf: Buffer, s: number, e: number): void {
+    if (e > s && buf[e - 1] === 13) e--;
+    let line = buf.toString('utf8', s, e);
+    this.lineNo++;
+    if (this.lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    this.onLine(line, this.lineNo);
+  }
+}
+
+const isGzip = (file: string): boolean => file.endsWith('.gz');
+
+function gzipError(file: string, e: unknown): Error {
+  return new Error(`${file}: corrupt or truncated gzip data (${(e as Error).message})`);
+}
+
+/** Calls onLine for every line of a plain or `.gz` file, synchronously. Returns the number of lines. */
+export function readLinesSync(file: string, onLine: LineHandler): number {
+  const split = new LineSplitter(onLine);
+  if (isGzip(file)) {
+    let compressed: Buffer;
+    try {
+      compressed = readFileSync(file);
+    } catch (e) {
+      throw new Error(`${file}: cannot read (${(e as Error).message})`);
+    }
+    let data: Buffer;
+    try {
+      data = gunzipSync(compressed);
+    } catch (e) {
+      throw gzipError(file, e);
+    }
+    split.push(data);
+    return split.end();
+  }
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(1 << 23);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      split.push(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return split.end();
+}
+
+/** Calls onLine for every line of a plain or `.gz` file, streaming. Resolves to the number of lines. */
+export async function readLines(file: string, onLine: LineHandler): Promise<number> {
+  let lineError: unknown = undefined;
+  const split = new LineSplitter((line, lineNo) => {
+    try {
+      onLine(line, lineNo);
+    } catch (e) {
+      lineError = e;
+      throw e;
+    }
+  });
+  const src = createReadStream(file, { highWaterMark: 1 << 20 });
+  let stream: NodeJS.ReadableStream = src;
+  let gz = false;
+  if (isGzip(file)) {
+    gz = true;
+    const gunzip = createGunzip();
+    pipeline(src, gunzip, () => {
+      /* errors surface through the iteration below */
+    });
+    stream = gunzip;
+  }
+  try {
+    for await (const chunk of stream) split.push(chunk as Buffer);
+  } catch (e) {
+    if (e === lineError) throw e; // the handler's own error, not a read error
+    const err = e as NodeJS.ErrnoException;
+    if (err.syscall !== undefined) throw new Error(`${file}: cannot read (${err.message})`);
+    if (gz) throw gzipError(file, e);
+    throw e;
+  }
+  return split.end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Python's `sorted` order for str: by Unicode code point (JS `<` compares UTF-16 units, which differs above U+FFFF). */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Map UTF-16 units to an order-preserving code-point order: surrogates (D800–DFFF) go above E000–FFFF.
+    if (x >= 0xd800) x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+    if (y >= 0xd800) y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+class Float64Column {
+  data = new Float64Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+const OBJECT_EXPECTED = 'expected a JSON object or Python dict literal';
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const own = (o: Record<string, unknown>, k: string): unknown =>
+  Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+
+/** Accumulates the two files line by line, then builds the Dataset (used by the sync and async loaders alike). */
+class AmazonRawBuilder {
+  readonly skipped: Record<string, number> = {};
+  private readonly firstSkip = new Map<string, string>();
+  private readonly policy: RowErrorPolicy;
+  private readonly pathIndex: number;
+  private readonly progress: (msg: string) => void;
+  // reviews, by temporary (first-seen) ids
+  private readonly reviewers = new Vocab();
+  private readonly asins = new Vocab();
+  private readonly revUser = new IntColumn(1 << 16);
+  private readonly revItem = new IntColumn(1 << 16);
+  private readonly revTime = new Float64Column();
+  // meta of reviewed items, by temporary asin id
+  private itemCat: (string | undefined)[] = [];
+  private itemMetaLine: Int32Array = new Int32Array(0);
+  reviewLines = 0;
+  metaLines = 0;
+
+  constructor(
+    private readonly files: AmazonRawFiles,
+    private readonly opts: AmazonRawOptions,
+  ) {
+    this.policy = opts.onError ?? 'skip';
+    if (this.policy !== 'skip' && this.policy !== 'fail') {
+      throw new Error(`onError must be 'skip' or 'fail', got ${String(this.policy)}`);
+    }
+    const cp = opts.categoryPath ?? 'last';
+    if (cp !== 'last' && cp !== 'first') throw new Error(`categoryPath must be 'last' or 'first', got ${String(cp)}`);
+    this.pathIndex = cp === 'first' ? 0 : -1;
+    this.progress = opts.onProgress ?? (() => {});
+  }
+
+  private count(reason: string, n = 1): void {
+    this.skipped[reason] = (this.skipped[reason] ?? 0) + n;
+  }
+
+  private rowError(reason: string, file: string, lineNo: number, what: string): void {
+    const msg = `${file}:${lineNo}: ${what}`;
+    if (this.policy === 'fail') throw new Error(msg);
+    this.count(reason);
+    if (!this.firstSkip.has(reason)) this.firstSkip.set(reason, msg);
+  }
+
+  private parse(line: string, file: string, lineNo: number, reason: string): Record<string, unknown> | null {
+    let v: unknown;
+    try {
+      v = parseJsonOrPython(line);
+    } catch (e) {
+      this.rowError(reason, file, lineNo, `${OBJECT_EXPECTED}, but the line is ${(e as Error).message}`);
+      return null;
+    }
+    if (!isObject(v)) {
+      this.rowError(reason, file, lineNo, `${OBJECT_EXPECTED}, found ${Array.isArray(v) ? 'a list' : typeof v}`);
+      return null;
+    }
+    return v;
+  }
+
+  review(line: string, lineNo: number): void {
+    const file = this.files.reviews;
+    if (line.trim() === '') {
+      this.count('blankReviewLines');
+      return;
+    }
+    const o = this.parse(line, file, lineNo, 'malformedReviewLines');
+    if (o === null) return;
+    const user = own(o, 'reviewerID');
+    const asin = own(o, 'asin');
+    const time = own(o, 'unixReviewTime');
+    for (const [k, v] of [
+      ['reviewerID', user],
+      ['asin', asin],
+    ] as const) {
+      if (typeof v !== 'string' || v === '') {
+        const found = v === undefined ? 'it is missing' : `found ${JSON.stringify(v)}`;
+        this.rowError('reviewsMissingFields', file, lineNo, `expected "${k}" as a non-empty string, ${found}`);
+        return;
+      }
+    }
+    if (time === undefined || time === null) {
+      this.rowError('reviewsMissingFields', file, lineNo, `expected "unixReviewTime" (Unix seconds), it is missing`);
+      return;
+    }
+    let t = NaN;
+    if (typeof time === 'number') t = time;
+    else if (typeof time === 'string' && /^\s*[+-]?\d+(?:\.\d*)?\s*$/.test(time)) t = Number(time);
+    if (!Number.isFinite(t)) {
+      const what = `expected "unixReviewTime" as a number (Unix seconds), found ${JSON.stringify(time)}`;
+      this.rowError('reviewsWithBadTime', file, lineNo, what);
+      return;
+    }
+    this.revUser.push(this.reviewers.id(user as string));
+    this.revItem.push(this.asins.id(asin as string));
+    this.revTime.push(t);
+  }
+
+  reviewsDone(lines: number): void {
+    this.reviewLines = lines;
+    const n = this.asins.size;
+    this.itemCat = new Array<string | undefined>(n).fill(undefined);
+    this.itemMetaLine = new Int32Array(n);
+    this.progress(
+      `amazon-raw: ${this.revUser.length} reviews of ${this.asins.size} items by ${this.reviewers.size} reviewers read ` +
+        `from ${basename(this.files.reviews)}`,
+    );
+  }
+
+  meta(line: string, lineNo: number): void {
+    const file = this.files.meta;
+    if (line.trim() === '') {
+      this.count('blankMetaLines');
+      return;
+    }
+    const o = this.parse(line, file, lineNo, 'malformedMetaLines');
+    if (o === null) return;
+    const asin = own(o, 'asin');
+    if (typeof asin !== 'string' || asin === '') {
+      const found = asin === undefined ? 'it is missing' : `found ${JSON.stringify(asin)}`;
+      this.rowError('metaWithoutAsin', file, lineNo, `expected "asin" as a non-empty string, ${found}`);
+      return;
+    }
+    const id = this.asins.get(asin);
+    if (id < 0) {
+      this.count('metaForUnreviewedItems');
+      return;
+    }
+    if (this.itemMetaLine[id] > 0) {
+      const what = `asin "${asin}" already described on line ${this.itemMetaLine[id]} (expected one meta line per asin)`;
+      this.rowError('duplicateMetaLines', file, lineNo, what);
+      return;
+    }
+    const cats = own(o, 'categories');
+    const path = Array.isArray(cats) && cats.length > 0 ? cats[this.pathIndex < 0 ? cats.length - 1 : 0] : undefined;
+    const cat = Array.isArray(path) && path.length > 0 ? path[path.length - 1] : undefined;
+    if (typeof cat !== 'string') {
+      const which = this.pathIndex < 0 ? 'categories[-1][-1]' : 'categories[0][-1]';
+      const found = cats === undefined ? 'no "categories"' : `categories ${truncate(JSON.stringify(cats))}`;
+      this.rowError(
+        'metaWithoutCategory',
+        file,
+        lineNo,
+        `asin "${asin}": expected "categories" as a non-empty list of category paths (lists of strings) ` +
+          `to take ${which} from, found ${found}`,
+      );
+      return;
+    }
+    this.itemCat[id] = cat;
+    this.itemMetaLine[id] = lineNo;
+  }
+
+  metaDone(lines: number): void {
+    this.metaLines = lines;
+  }
+
+  build(): Dataset {
+    const { files } = this;
+    const seed = this.opts.seed ?? 1;
+    const name = this.opts.name ?? basename(dirname(files.reviews));
+    for (const msg of this.firstSkip.values()) this.progress(`amazon-raw: skipped ${msg}`);
+
+    // ---- items and categories: sorted unique keys (build_map) over the meta of reviewed items ----
+    const tmpItems: number[] = [];
+    for (let i = 0; i < this.asins.size; i++) if (this.itemCat[i] !== undefined) tmpItems.push(i);
+    tmpItems.sort((a, b) => compareCodePoints(this.asins.keys[a], this.asins.keys[b]));
+    const numItems = tmpItems.length;
+    const itemDense = new Int32Array(this.asins.size).fill(-1);
+    const itemKeys: string[] = new Array<string>(numItems);
+    tmpItems.forEach((t, d) => {
+      itemDense[t] = d;
+      itemKeys[d] = this.asins.keys[t];
+    });
+    const attrKeys = [...new Set(tmpItems.map((t) => this.itemCat[t] as string))].sort(compareCodePoints);
+    const attrId = new Map(attrKeys.map((k, i) => [k, i]));
+    const attrValues = new Int32Array(numItems);
+    for (let d = 0; d < numItems; d++) attrValues[d] = attrId.get(this.itemCat[tmpItems[d]] as string) as number;
+    const attrOffsets = new Int32Array(numItems + 1);
+    for (let d = 0; d <= numItems; d++) attrOffsets[d] = d;
+
+    // ---- reviews with meta; users: sorted unique reviewers of those ----
+    const R = this.revUser.length;
+    const revUser = this.revUser.data;
+    const revItem = this.revItem.data;
+    const revTime = this.revTime.data;
+    let kept = 0;
+    const userHasKept = new Uint8Array(this.reviewers.size);
+    for (let r = 0; r < R; r++) {
+      if (itemDense[revItem[r]] >= 0) {
+        kept++;
+        userHasKept[revUser[r]] = 1;
+      }
+    }
+    if (R - kept > 0) this.count('reviewsWithoutMeta', R - kept);
+    if (kept === 0) {
+      throw new Error(`${files.reviews}: no review has a meta line in ${files.meta} (are they the same category?)`);
+    }
+    const tmpUsers: number[] = [];
+    for (let u = 0; u < this.reviewers.size; u++) if (userHasKept[u]) tmpUsers.push(u);
+    tmpUsers.sort((a, b) => compareCodePoints(this.reviewers.keys[a], this.reviewers.keys[b]));
+    const numUsers = tmpUsers.length;
+    const userDense = new Int32Array(this.reviewers.size).fill(-1);
+    const userKeys: string[] = new Array<string>(numUsers);
+    tmpUsers.forEach((t, d) => {
+      userDense[t] = d;
+      userKeys[d] = this.reviewers.keys[t];
+    });
+
+    // ---- group reviews by user (counting sort keeps file order), then sort each user's block by time, stable ----
+    const userStart = new Int32Array(numUsers + 1);
+    for (let r = 0; r < R; r++) if (itemDense[revItem[r]] >= 0) userStart[userDense[revUser[r]] + 1]++;
+    for (let u = 0; u < numUsers; u++) userStart[u + 1] += userStart[u];
+    const order = new Int32Array(kept); // review indices grouped by user
+    const fill = userStart.slice(0, numUsers);
+    for (let r = 0; r < R; r++) if (itemDense[revItem[r]] >= 0) order[fill[userDense[revUser[r]]]++] = r;
+    const seq = new Int32Array(kept); // dense item ids, per user in time order
+    for (let u = 0; u < numUsers; u++) {
+      const s = userStart[u];
+      const e = userStart[u + 1];
+      const block = order.subarray(s, e);
+      let sorted = true;
+      for (let k = s + 1; k < e && sorted; k++) if (revTime[order[k]] < revTime[order[k - 1]]) sorted = false;
+      if (!sorted) block.set([...block].sort((x, y) => revTime[x] - revTime[y] || x - y));
+      for (let k = s; k < e; k++) seq[k] = itemDense[revItem[order[k]]];
+    }
+
+    // ---- samples (build_dataset.py) ----
+    let trainSize = 0;
+    let histTotal = 0;
+    let usersWithSamples = 0;
+    let usersWithOne = 0;
+    for (let u = 0; u < numUsers; u++) {
+      const n = userStart[u + 1] - userStart[u];
+      if (n < 2) {
+        usersWithOne++;
+        continue;
+      }
+      usersWithSamples++;
+      trainSize += 2 * (n - 2);
+      histTotal += n - 1;
+    }
+    if (usersWithOne > 0) this.count('usersWithOneReview', usersWithOne);
+    if (usersWithSamples === 0) throw new Error(`${files.reviews}: no user with at least 2 reviews (of items with meta)`);
+    const histValues = new Int32Array(histTotal);
+    const train = allocSampleSet(trainSize, histValues);
+    const test = allocSampleSet(2 * usersWithSamples, histValues);
+    const rng = new Rng(seed);
+    const mark = new Int32Array(numItems); // mark[item] === u + 1 ⇔ user u reviewed item
+    let h = 0;
+    let tr = 0;
+    let te = 0;
+    for (let u = 0; u < numUsers; u++) {
+      const s = userStart[u];
+      const n = userStart[u + 1] - s;
+      if (n < 2) continue;
+      let distinct = 0;
+      for (let k = 0; k < n; k++) {
+        const it = seq[s + k];
+        if (mark[it] !== u + 1) {
+          mark[it] = u + 1;
+          distinct++;
+        }
+      }
+      if (distinct >= numItems) {
+        throw new Error(`${files.reviews}: user "${userKeys[u]}" reviewed every item; no negative exists`);
+      }
+      const base = h;
+      for (let k = 0; k < n - 1; k++) histValues[h++] = seq[s + k];
+      const negative = (): number => {
+        for (;;) {
+          const c = rng.int(numItems);
+          if (mark[c] !== u + 1) return c;
+        }
+      };
+      for (let k = 1; k <= n - 2; k++) tr = putPair(train, tr, u, seq[s + k], negative(), base, k);
+      te = putPair(test, te, u, seq[s + n - 1], negative(), base, n - 1);
+    }
+
+    const catalog: ItemCatalog = {
+      numItems,
+      numAttrs: attrKeys.length,
+      attrOffsets,
+      attrValues,
+      itemKeys,
+      attrKeys,
+    };
+    this.progress(
+      `amazon-raw: ${numUsers} users (${usersWithSamples} with samples), ${numItems} items, ${attrKeys.length} categories, ` +
+        `${kept} reviews`,
+    );
+    return {
+      name,
+      format: 'amazon-raw',
+      catalog,
+      numUsers,
+      userKeys,
+      train,
+      test,
+      skipped: this.skipped,
+      buildOptions: {
+        seed,
+        protocol: 'amazon-leave-last-out',
+        negativesPerPositive: 1,
+        categoryPath: this.pathIndex < 0 ? 'last' : 'first',
+        onError: this.policy,
+      },
+      stats: {
+        users: numUsers,
+        usersWithSamples,
+        items: numItems,
+        categories: attrKeys.length,
+        reviews: kept,
+        reviewLines: this.reviewLines,
+        metaLines: this.metaLines,
+      },
+    };
+  }
+}
+
+function truncate(s: string, n = 120): string {
+  return s.length > n ? s.slice(0, n) + '…' : s;
+}
+
+function putPair(set: SampleSet, i: number, u: number, pos: number, neg: number, start: number, len: number): number {
+  set.labels[i] = 1;
+  set.users[i] = u;
+  set.items[i] = pos;
+  set.histStart[i] = start;
+  set.histLen[i] = len;
+  set.labels[i + 1] = 0;
+  set.users[i + 1] = u;
+  set.items[i + 1] = neg;
+  set.histStart[i + 1] = start;
+  set.histLen[i + 1] = len;
+  return i + 2;
+}
+
+/** Builds the Dataset synchronously (plain files streamed in chunks; `.gz` decompressed in memory). */
+export function loadAmazonRaw(path: string, opts: AmazonRawOptions = {}): Dataset {
+  const files = resolveFiles(path);
+  const b = new AmazonRawBuilder(files, opts);
+  b.reviewsDone(readLinesSync(files.reviews, (l, n) => b.review(l, n)));
+  b.metaDone(readLinesSync(files.meta, (l, n) => b.meta(l, n)));
+  return b.build();
+}
+
+/** The same Dataset as `loadAmazonRaw`, reading both files as streams (constant memory for `.gz` too). */
+export async function loadAmazonRawAsync(path: string, opts: AmazonRawOptions = {}): Promise<Dataset> {
+  const files = resolveFiles(path);
+  const b = new AmazonRawBuilder(files, opts);
+  b.reviewsDone(await readLines(files.reviews, (l, n) => b.review(l, n)));
+  b.metaDone(await readLines(files.meta, (l, n) => b.meta(l, n)));
+  return b.build();
+}

@@ -1,0 +1,435 @@
+/**
+ * The DIN repository's remapped Amazon samples as text, one sample per line (PaddleRec's paddle_train.txt /
+ * paddle_test.txt, written from the original dataset.pkl):
+ *
+ *   hist_items;hist_cates;target;target_cate;label      e.g.  3647 4342 6855;281 463 558;4206;463;1
+ *
+ * hist_items / hist_cates: space-separated integer ids, oldest first (may both be empty); target, target_cate: one
+ * integer id each; label: 0 or 1. `.txt.gz` files are read transparently.
+ *
+ * Layouts (see `findDinRemappedFiles`); a file "looks like" this format when its first non-blank line matches it:
+ *  - a directory with subdirectories `train/` and `test/`, each holding exactly one such `.txt[.gz]` file (the layout
+ *    PaddleRec's download script makes);
+ *  - a directory holding exactly one such file whose name contains "train" and one whose name contains "test"
+ *    (case-insensitive, e.g. paddle_train.txt + paddle_test.txt): the train and test splits as given;
+ *  - otherwise a directory holding exactly one such file, or the path of one such file: a single file, split by
+ *    `testFraction` (default 0.2) of its user groups (below), chosen by a seeded shuffle (`seed`, default 1); exactly
+ *    round(testFraction × groups) groups go to test. Passing a file path always means this single-file mode.
+ *
+ * Users: the format has no user ids. Consecutive lines of one file with the same history (the same hist_items and
+ * hist_cates text, ignoring leading/trailing spaces) form one pseudo-user, whose history is stored once. In the
+ * original test file a user's positive and negative are written consecutively with the same history, so each test
+ * user becomes one group of two samples and GAUC over the test set is the original per-user evaluation; in the
+ * (shuffled) training file nearly every line is its own group. Grouping only merges lines that are indistinguishable
+ * anyway (same behaviours), and a split never cuts a group. userKeys name each group by `<file name>:<first line>`.
+ * A pseudo-user has a single history length, so `validationSplit` holds nothing out for this format.
+ *
+ * Vocabularies: items are all ids seen (history or target, either split), dense-remapped in increasing numeric order
+ * (itemKeys = the raw ids as decimal strings), so when the ids are 0..n−1 and all occur, dense id = raw id. Likewise
+ * categories (attrKeys). Every item gets exactly one attribute, its category.
+ *
+ * Errors vs. counts (`onError`, default 'fail' here, since these files are machine-written and a bad row means a wrong
+ * format or a corrupted file): row errors — not 5 ';'-separated fields, an id that is not a non-negative integer, a
+ * label other than 0/1 (`malformedLines`); hist_cates with a different number of entries than hist_items
+ * (`historyLengthMismatch`); an item given a category different from the one it had earlier (`conflictingCategories`;
+ * the message names the earlier line; the whole line is skipped) — throw `<file>:<line>: <what was expected>`, or with
+ * `onError: 'skip'` are skipped and counted in `skipped` under those keys. Blank lines are always counted
+ * (`blankLines`). Structural problems always throw: no such layout at the path (or several candidates), an unreadable
+ * file or corrupt gzip, an empty train or test split.
+ */
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { constants as zc, gunzipSync } from 'node:zlib';
+import { allocSampleSet } from '../sample-set.js';
+import type { Dataset, ItemCatalog } from '../types.js';
+import { IntColumn } from '../vocab.js';
+import { Rng } from '../../util/rng.js';
+import { readLinesSync, type RowErrorPolicy } from './amazon-raw.js';
+
+export interface DinRemappedOptions {
+  /** Seed of the single-file split. Default 1. */
+  seed?: number;
+  /** Single-file mode: fraction of user groups held out as test. Default 0.2. Ignored when train/test files are given. */
+  testFraction?: number;
+  /** Dataset name; default: the directory name (or the file stem when given a file path). */
+  name?: string;
+  /** Row errors: 'fail' throws at the first (default), 'skip' counts them in `skipped`. */
+  onError?: RowErrorPolicy;
+  onProgress?: (msg: string) => void;
+}
+
+export interface DinRemappedFiles {
+  train: string;
+  /** null: single-file mode (split by testFraction). */
+  test: string | null;
+}
+
+const LINE_RE = /^\s*(?:\d+(?: +\d+)*)? *;\s*(?:\d+(?: +\d+)*)? *;\s*\d+\s*;\s*\d+\s*;\s*[01]\s*$/;
+const NAME_RE = /\.txt(?:\.gz)?$/i;
+
+/** The first non-blank line of a file (reads at most 1 MB; `.gz` partially decompressed), or null. */
+function firstLine(file: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  let buf: Buffer;
+  try {
+    const b = Buffer.alloc(1 << 20);
+    buf = b.subarray(0, readSync(fd, b, 0, b.length, 0));
+  } finally {
+    closeSync(fd);
+  }
+  if (file.endsWith('.gz')) {
+    try {
+      buf = gunzipSync(buf, { finishFlush: zc.Z_SYNC_FLUSH });
+    } catch {
+      return null;
+    }
+  }
+  const text = buf.toString('utf8');
+  const lines = text.split('\n');
+  if (!text.endsWith('\n') && lines.length > 1 && buf.length >= 1 << 20) lines.pop(); // possibly cut
+  for (const l of lines) if (l.trim() !== '') return l.replace(/^\uFEFF/, '').replace(/\r$/, '');
+  return null;
+}
+
+/** Whether a file's first non-blank line is a `hist_items;hist_cates;target;target_cate;label` sample. */
+export function looksLikeDinRemapped(file: string): boolean {
+  const l = firstLine(file);
+  return l !== null && LINE_RE.test(l);
+}
+
+function formatFilesIn(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => NAME_RE.test(n))
+    .sort()
+    .map((n) => join(dir, n))
+    .filter((f) => statSync(f).isFile() && looksLikeDinRemapped(f));
+}
+
+/**
+ * The din-remapped inputs at `path` (layouts in the file header): one entry for a train/test pair or a single file;
+ * several single-file entries when a directory holds several candidate files and no unique train/test pair (the loader
+ * then asks for one); [] when the path is not this layout (or does not exist).
+ */
+export function findDinRemappedFiles(path: string): DinRemappedFiles[] {
+  const abs = resolve(path);
+  if (!existsSync(abs)) return [];
+  if (statSync(abs).isFile()) return looksLikeDinRemapped(abs) ? [{ train: abs, test: null }] : [];
+  const subTrain = formatFilesIn(join(abs, 'train'));
+  const subTest = formatFilesIn(join(abs, 'test'));
+  if (subTrain.length === 1 && subTest.length === 1) return [{ train: subTrain[0], test: subTest[0] }];
+  const files = formatFilesIn(abs);
+  const trains = files.filter((f) => /train/i.test(basename(f)));
+  const tests = files.filter((f) => /test/i.test(basename(f)));
+  if (trains.length === 1 && tests.length === 1 && trains[0] !== tests[0]) return [{ train: trains[0], test: tests[0] }];
+  return files.map((f) => ({ train: f, test: null }));
+}
+
+function resolveFiles(path: string): DinRemappedFiles {
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new Error(`${abs}: no such file or directory`);
+  const found = findDinRemappedFiles(abs);
+  if (found.length === 0) {
+    throw new Error(
+      `${path}: no din-remapped files (expected .txt files of "hist_items;hist_cates;target;target_cate;label" lines: ` +
+        `train/ + test/ subdirectories, a *train*.txt + *test*.txt pair, or one file)`,
+    );
+  }
+  if (found.length > 1) {
+    throw new Error(
+      `${path}: several din-remapped files and no unique *train*/*test* pair ` +
+        `(${found.map((f) => basename(f.train)).join(', ')}); pass the path of one file`,
+    );
+  }
+  return found[0];
+}
+
+/** The files a given path reads (used for cache keys). */
+export function dinRemappedSourceFiles(path: string): string[] {
+  const f = resolveFiles(path);
+  return f.test === null ? [f.train] : [f.train, f.test];
+}
+
+const ID_RE = /^\d+$/;
+const MAX_ID = 0x7fffffff;
+
+/** Parsed lines of one file: samples grouped into pseudo-users, with raw ids. */
+interface Parsed {
+  file: string;
+  /** Per sample: raw target id, label, group index. */
+  target: IntColumn;
+  label: IntColumn;
+  group: IntColumn;
+  /** Per group: raw history ids histRaw[histOff[g] .. histOff[g+1]), first line number. */
+  histRaw: IntColumn;
+  histOff: number[];
+  groupLine: number[];
+}
+
+export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Dataset {
+  const seed = opts.seed ?? 1;
+  const testFraction = opts.testFraction ?? 0.2;
+  const policy = opts.onError ?? 'fail';
+  if (policy !== 'skip' && policy !== 'fail') throw new Error(`onError must be 'skip' or 'fail', got ${String(policy)}`);
+  const files = resolveFiles(path);
+  if (files.test === null && !(testFraction > 0 && testFraction < 1)) {
+    throw new Error(`testFraction must be in (0, 1), got ${testFraction}`);
+  }
+  const isFile = statSync(resolve(path)).isFile();
+  const name = opts.name ?? (isFile ? basename(files.train).replace(NAME_RE, '') : basename(resolve(path)));
+  const progress = opts.onProgress ?? (() => {});
+  const skipped: Record<string, number> = {};
+  const count = (reason: string): void => {
+    skipped[reason] = (skipped[reason] ?? 0) + 1;
+  };
+  const firstSkip = new Map<string, string>();
+
+  // item raw id → raw category and the line that first gave it
+  const itemCate = new Map<number, number>();
+  const itemWhere = new Map<number, string>();
+  const cates = new Set<number>();
+
+  const parseFile = (file: string): Parsed => {
+    const p: Parsed = {
+      file,
+      target: new IntColumn(1 << 12),
+      label: new IntColumn(1 << 12),
+      group: new IntColumn(1 << 12),
+      histRaw: new IntColumn(1 << 14),
+      histOff: [0],
+      groupLine: [],
+    };
+    let prevHist: string | null = null; // trimmed "hist_items;hist_cates" text of the current group
+    const fname = basename(file);
+    const items: number[] = [];
+    const itemCats: number[] = [];
+    const pending = new Map<number, number>(); // item → category of the current line
+    const rowError = (reason: string, lineNo: number, what: string): void => {
+      const msg = `${file}:${lineNo}: ${what}`;
+      if (policy === 'fail') throw new Error(msg);
+      count(reason);
+      if (!firstSkip.has(reason)) firstSkip.set(reason, msg);
+    };
+    const ids = (field: string, what: string, lineNo: number, out: number[]): boolean => {
+      out.length = 0;
+      const t = field.trim();
+      let v = -1; // value of the current token, −1 between tokens
+      let ok = true;
+      for (let i = 0; i < t.length && ok; i++) {
+        const c = t.charCodeAt(i);
+        if (c >= 48 && c <= 57) {
+          v = (v < 0 ? 0 : v) * 10 + (c - 48);
+          if (v > MAX_ID) ok = false;
+        } else if (c === 32) {
+          if (v >= 0) out.push(v);
+          v = -1;
+        } else {
+          ok = false;
+        }
+      }
+      if (ok) {
+        if (v >= 0) out.push(v);
+        return true;
+      }
+      // Slow path, for the message: the first token that is not an id.
+      const tok = t.split(/ +/).find((x) => !(ID_RE.test(x) && Number(x) <= MAX_ID)) ?? t;
+      rowError('malformedLines', lineNo, `${what}: "${tok}" is not a non-negative integer id`);
+      return false;
+    };
+    const single = (field: string, what: string, lineNo: number): number => {
+      const t = field.trim();
+      const v = ID_RE.test(t) ? Number(t) : NaN;
+      if (!(v <= MAX_ID)) {
+        rowError('malformedLines', lineNo, `${what}: "${t}" is not a non-negative integer id`);
+        return -1;
+      }
+      return v;
+    };
+    readLinesSync(file, (line, lineNo) => {
+      if (line.trim() === '') {
+        count('blankLines');
+        prevHist = null;
+        return;
+      }
+      const f = line.split(';');
+      if (f.length !== 5) {
+        const want = `expected 5 ';'-separated fields (hist_items;hist_cates;target;target_cate;label)`;
+        rowError('malformedLines', lineNo, `${want}, found ${f.length}`);
+        return;
+      }
+      if (!ids(f[0], 'hist_items', lineNo, items)) return;
+      if (!ids(f[1], 'hist_cates', lineNo, itemCats)) return;
+      if (items.length !== itemCats.length) {
+        const what = `hist_cates has ${itemCats.length} entries, expected ${items.length} (one per hist_items entry)`;
+        rowError('historyLengthMismatch', lineNo, what);
+        return;
+      }
+      const target = single(f[2], 'target', lineNo);
+      if (target < 0) return;
+      const targetCate = single(f[3], 'target_cate', lineNo);
+      if (targetCate < 0) return;
+      const lab = f[4].trim();
+      if (lab !== '0' && lab !== '1') {
+        rowError('malformedLines', lineNo, `label: expected 0 or 1, found "${lab}"`);
+        return;
+      }
+      // Categories must agree with what earlier lines (and this line) said; check before recording anything.
+      pending.clear();
+      const check = (item: number, cate: number): boolean => {
+        const known = itemCate.get(item) ?? pending.get(item);
+        if (known === undefined) {
+          pending.set(item, cate);
+          return true;
+        }
+        if (known === cate) return true;
+        const where = itemWhere.get(item) ?? `${fname}:${lineNo}`;
+        const what = `item ${item} has category ${cate} but category ${known} at ${where} (expected one category per item)`;
+        rowError('conflictingCategories', lineNo, what);
+        return false;
+      };
+      for (let k = 0; k < items.length; k++) if (!check(items[k], itemCats[k])) return;
+      if (!check(target, targetCate)) return;
+      if (pending.size > 0) {
+        const where = `${fname}:${lineNo}`;
+        for (const [item, cate] of pending) {
+          itemCate.set(item, cate);
+          itemWhere.set(item, where);
+          cates.add(cate);
+        }
+      }
+      const histText = f[0].trim() + ';' + f[1].trim();
+      if (prevHist !== histText) {
+        prevHist = histText;
+        for (const it of items) p.histRaw.push(it);
+        p.histOff.push(p.histRaw.length);
+        p.groupLine.push(lineNo);
+      }
+      p.target.push(target);
+      p.label.push(lab === '1' ? 1 : 0);
+      p.group.push(p.groupLine.length - 1);
+    });
+    progress(`din-remapped: ${p.target.length} samples in ${p.groupLine.length} groups read from ${fname}`);
+    return p;
+  };
+
+  const a = parseFile(files.train);
+  const b = files.test === null ? null : parseFile(files.test);
+  for (const msg of firstSkip.values()) progress(`din-remapped: skipped ${msg}`);
+
+  // ---- vocabularies: increasing raw id ----
+  const rawItems = [...itemCate.keys()].sort((x, y) => x - y);
+  const rawCates = [...cates].sort((x, y) => x - y);
+  const itemDense = new Map<number, number>(rawItems.map((r, i) => [r, i]));
+  const cateDense = new Map<number, number>(rawCates.map((r, i) => [r, i]));
+  const numItems = rawItems.length;
+  const attrOffsets = new Int32Array(numItems + 1);
+  const attrValues = new Int32Array(numItems);
+  for (let i = 0; i < numItems; i++) {
+    attrOffsets[i + 1] = i + 1;
+    attrValues[i] = cateDense.get(itemCate.get(rawItems[i]) as number) as number;
+  }
+  const catalog: ItemCatalog = {
+    numItems,
+    numAttrs: rawCates.length,
+    attrOffsets,
+    attrValues,
+    itemKeys: rawItems.map(String),
+    attrKeys: rawCates.map(String),
+  };
+
+  // ---- which groups go to test ----
+  const parts: Parsed[] = b === null ? [a] : [a, b];
+  let testGroup: (part: number, g: number) => boolean;
+  if (b === null) {
+    const G = a.groupLine.length;
+    const nTest = Math.round(testFraction * G);
+    const perm = new Rng(seed).shuffle(Array.from({ length: G }, (_, i) => i));
+    const isTest = new Uint8Array(G);
+    for (let k = 0; k < nTest; k++) isTest[perm[k]] = 1;
+    testGroup = (_part, g) => isTest[g] === 1;
+  } else {
+    testGroup = (part) => part === 1;
+  }
+
+  // ---- users (one per group), shared histories, samples in file order ----
+  let histTotal = 0;
+  for (const p of parts) histTotal += p.histRaw.length;
+  const histValues = new Int32Array(histTotal);
+  const userKeys: string[] = [];
+  const groupUser: Int32Array[] = [];
+  const groupStart: Int32Array[] = [];
+  let h = 0;
+  for (const p of parts) {
+    const G = p.groupLine.length;
+    const gu = new Int32Array(G);
+    const gs = new Int32Array(G);
+    const fname = basename(p.file);
+    for (let g = 0; g < G; g++) {
+      gu[g] = userKeys.length;
+      userKeys.push(`${fname}:${p.groupLine[g]}`);
+      gs[g] = h;
+      for (let k = p.histOff[g]; k < p.histOff[g + 1]; k++) histValues[h++] = itemDense.get(p.histRaw.data[k]) as number;
+    }
+    groupUser.push(gu);
+    groupStart.push(gs);
+  }
+  let nTrain = 0;
+  let nTest = 0;
+  parts.forEach((p, pi) => {
+    for (let i = 0; i < p.target.length; i++) {
+      if (testGroup(pi, p.group.data[i])) nTest++;
+      else nTrain++;
+    }
+  });
+  if (nTrain === 0) throw new Error(`${files.train}: no training samples`);
+  if (nTest === 0) throw new Error(`${files.test ?? files.train}: no test samples`);
+  const train = allocSampleSet(nTrain, histValues);
+  const test = allocSampleSet(nTest, histValues);
+  let tr = 0;
+  let te = 0;
+  parts.forEach((p, pi) => {
+    for (let i = 0; i < p.target.length; i++) {
+      const g = p.group.data[i];
+      const toTest = testGroup(pi, g);
+      const set = toTest ? test : train;
+      const j = toTest ? te++ : tr++;
+      set.labels[j] = p.label.data[i];
+      set.users[j] = groupUser[pi][g];
+      set.items[j] = itemDense.get(p.target.data[i]) as number;
+      set.histStart[j] = groupStart[pi][g];
+      set.histLen[j] = p.histOff[g + 1] - p.histOff[g];
+    }
+  });
+  const numUsers = userKeys.length;
+  progress(
+    `din-remapped: ${numItems} items, ${rawCates.length} categories, ${numUsers} user groups, ` +
+      `${nTrain} train / ${nTest} test samples`,
+  );
+
+  const lines = parts.reduce((s, p) => s + p.target.length, 0);
+  return {
+    name,
+    format: 'din-remapped',
+    catalog,
+    numUsers,
+    userKeys,
+    train,
+    test,
+    skipped,
+    buildOptions:
+      files.test === null
+        ? { seed, split: 'fraction', testFraction, users: 'consecutive-same-history', onError: policy }
+        : { split: 'files', users: 'consecutive-same-history', onError: policy },
+    stats: { samples: lines, users: numUsers, items: numItems, categories: rawCates.length },
+  };
+}
