@@ -35,10 +35,12 @@ export class Batcher {
     lengths: Int32Array;
     index: Int32Array;
     hist: Int32Array;
+    fields: Int32Array[];
   };
   /** Views of `buf.hist` by length (size×T), so steady-state batches allocate nothing. */
   private readonly histViews = new Map<number, Int32Array>();
   private partial: Omit<Batch, 'size' | 'T' | 'hist'> | null = null;
+  private partialFields: Int32Array[] | null = null;
   private readonly batch: Batch;
 
   constructor(set: SampleSet, opts: BatcherOptions) {
@@ -62,10 +64,12 @@ export class Batcher {
       lengths: new Int32Array(B),
       index: new Int32Array(B),
       hist: new Int32Array(B * Math.max(1, Math.min(mh, longest))),
+      fields: (set.fieldValues ?? []).map(() => new Int32Array(B)),
     };
     this.order = new Int32Array(set.size);
     for (let i = 0; i < set.size; i++) this.order[i] = i;
-    this.batch = { size: 0, T: 0, ...this.buf };
+    const { fields, ...rest } = this.buf;
+    this.batch = { size: 0, T: 0, ...rest, ...(set.fieldValues ? { fieldValues: fields } : {}) };
   }
 
   /** Number of batches per epoch. */
@@ -117,6 +121,11 @@ export class Batcher {
       lengths[r] = len;
       if (len > T) T = len;
     }
+    const fv = s.fieldValues;
+    if (fv) {
+      const out = this.buf.fields;
+      for (let f = 0; f < fv.length; f++) for (let r = 0; r < size; r++) out[f][r] = fv[f][index[r]];
+    }
     const hv = s.histValues;
     for (let r = 0; r < size; r++) {
       const i = index[r];
@@ -142,6 +151,7 @@ export class Batcher {
       batch.items = items;
       batch.lengths = lengths;
       batch.index = index;
+      if (fv) batch.fieldValues = this.buf.fields;
     } else {
       if (this.partial === null || this.partial.labels.length !== size) {
         this.partial = {
@@ -153,6 +163,10 @@ export class Batcher {
         };
       }
       Object.assign(batch, this.partial);
+      if (fv) {
+        if (this.partialFields === null || this.partialFields[0]?.length !== size) this.partialFields = this.buf.fields.map((a) => a.subarray(0, size));
+        batch.fieldValues = this.partialFields;
+      }
     }
     return batch;
   }

@@ -9,7 +9,7 @@ import { countPerSample, forEachBehaviour } from './occurrence.js';
 
 type GoodsCatalog = Pick<ItemCatalog, 'numItems' | 'goodsRows' | 'numGoodsRows'>;
 
-/** Rows of the goods-id tables, and the item → row map (null = identity). Validates a filtered catalog. */
+/** Rows of the goods-id tables, and the item → row map (null = identity; −1 = no goods id). Validates the map. */
 export function goodsRowsOf(c: GoodsCatalog): { rows: number; map: Int32Array | null } {
   if (!c.goodsRows) return { rows: c.numItems, map: null };
   const rows = c.numGoodsRows;
@@ -19,7 +19,7 @@ export function goodsRowsOf(c: GoodsCatalog): { rows: number; map: Int32Array | 
   }
   for (let i = 0; i < c.numItems; i++) {
     const r = c.goodsRows[i];
-    if (!(r >= 0 && r < rows!)) throw new Error(`item catalog: item ${i} maps to goods row ${r}, expected 0..${rows! - 1}`);
+    if (!(r >= -1 && r < rows!)) throw new Error(`item catalog: item ${i} maps to goods row ${r}, expected -1..${rows! - 1} (-1: no goods id)`);
   }
   return { rows: rows!, map: c.goodsRows };
 }

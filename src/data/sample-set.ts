@@ -1,4 +1,5 @@
-import type { SampleSet } from './types.js';
+import type { Dataset, SampleSet } from './types.js';
+import { validateItemField } from './fields.js';
 
 /** A zero-filled SampleSet of `size` samples whose histories point into `histValues`. */
 export function allocSampleSet(size: number, histValues: Int32Array): SampleSet {
@@ -14,7 +15,7 @@ export function allocSampleSet(size: number, histValues: Int32Array): SampleSet 
 }
 
 /** Throws if a SampleSet is internally inconsistent (array lengths, history ranges, id ranges). For tests/caches. */
-export function validateSampleSet(s: SampleSet, numItems: number, numUsers: number, what = 'samples'): void {
+export function validateSampleSet(s: SampleSet, numItems: number, numUsers: number, what = 'samples', fieldSizes: number[] = []): void {
   const n = s.size;
   for (const [k, a] of [
     ['labels', s.labels],
@@ -38,4 +39,20 @@ export function validateSampleSet(s: SampleSet, numItems: number, numUsers: numb
     const v = s.histValues[k];
     if (v < 0 || v >= numItems) throw new Error(`${what}: histValues[${k}] = ${v} out of range`);
   }
+  const fv = s.fieldValues ?? [];
+  if (fv.length !== fieldSizes.length) throw new Error(`${what}: ${fv.length} sample fields, expected ${fieldSizes.length}`);
+  fv.forEach((col, f) => {
+    if (col.length !== n) throw new Error(`${what}: sample field ${f} has length ${col.length}, expected ${n}`);
+    for (let i = 0; i < n; i++) {
+      if (!(col[i] >= 0 && col[i] < fieldSizes[f])) throw new Error(`${what}[${i}]: sample field ${f} id ${col[i]} outside 0..${fieldSizes[f] - 1}`);
+    }
+  });
+}
+
+/** Throws if a Dataset is inconsistent: both splits, the catalog's item fields and the sample fields' id ranges. */
+export function validateDataset(ds: Dataset): void {
+  const sizes = (ds.sampleFields ?? []).map((f) => f.size);
+  for (const f of ds.catalog.itemFields ?? []) validateItemField(f, ds.catalog.numItems, `${ds.name} catalog`);
+  validateSampleSet(ds.train, ds.catalog.numItems, ds.numUsers, `${ds.name} train`, sizes);
+  validateSampleSet(ds.test, ds.catalog.numItems, ds.numUsers, `${ds.name} test`, sizes);
 }

@@ -6,6 +6,8 @@ export function selectSamples(set: SampleSet, keep: (i: number) => boolean): Sam
   let n = 0;
   for (let i = 0; i < set.size; i++) if (keep(i)) n++;
   const out = allocSampleSet(n, set.histValues);
+  const fields = set.fieldValues;
+  if (fields) out.fieldValues = fields.map(() => new Int32Array(n));
   let j = 0;
   for (let i = 0; i < set.size; i++) {
     if (!keep(i)) continue;
@@ -14,6 +16,7 @@ export function selectSamples(set: SampleSet, keep: (i: number) => boolean): Sam
     out.items[j] = set.items[i];
     out.histStart[j] = set.histStart[i];
     out.histLen[j] = set.histLen[i];
+    if (fields) for (let f = 0; f < fields.length; f++) out.fieldValues![f][j] = fields[f][i];
     j++;
   }
   return out;

@@ -6,6 +6,8 @@
  * Ids are dense indices 0..n−1 into the dataset's vocabularies; −1 never appears in a SampleSet (it means padding
  * only inside a Batch).
  */
+import type { ItemField, SampleField } from './fields.js';
+
 export interface ItemCatalog {
   /** Number of distinct items (goods); item ids are 0..numItems−1. */
   numItems: number;
@@ -19,8 +21,10 @@ export interface ItemCatalog {
    * share one "rare" row, while keeping their own attributes. Absent: every item is its own goods row.
    */
   goodsRows?: Int32Array;
-  /** Rows of the goods-id tables when `goodsRows` is set (kept goods + 1 rare row). */
+  /** Rows of the goods-id tables when `goodsRows` is set (kept goods + 1 rare row). −1 rows: items without a goods id. */
   numGoodsRows?: number;
+  /** Further single-valued item fields (shop, brand, campaign …), each with its own table; see fields.ts. */
+  itemFields?: ItemField[];
   /** Original (raw) id strings, index = dense id. */
   itemKeys: string[];
   attrKeys: string[];
@@ -38,6 +42,8 @@ export interface SampleSet {
   histStart: Int32Array;
   histLen: Int32Array;
   histValues: Int32Array;
+  /** Per sample field of the dataset (`Dataset.sampleFields`, same order): its id for each sample. */
+  fieldValues?: Int32Array[];
 }
 
 export interface Dataset {
@@ -50,8 +56,12 @@ export interface Dataset {
   userKeys: string[];
   train: SampleSet;
   test: SampleSet;
+  /** User-profile and context fields, one id per sample (values in each SampleSet's `fieldValues`). */
+  sampleFields?: SampleField[];
   /** Rows/lines skipped while reading, by reason (printed and stored with runs; never silent). */
   skipped: Record<string, number>;
+  /** A few messages (`file:line: what was expected, found …`) of rows skipped as malformed, to show the user. */
+  skippedExamples?: string[];
   /** Options the dataset was built with (seed, negatives, …) so a run can record and rebuild it. */
   buildOptions: Record<string, unknown>;
   /** Descriptive numbers (users, items, interactions; for synthetic data the oracle AUC, …). Optional. */
@@ -72,4 +82,6 @@ export interface Batch {
   lengths: Int32Array;
   /** Indices of the samples in the SampleSet (for GAUC grouping and bookkeeping). */
   index: Int32Array;
+  /** Sample-field ids (user profile, context) per field, length size each; absent when the data has none. */
+  fieldValues?: Int32Array[];
 }

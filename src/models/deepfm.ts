@@ -21,15 +21,15 @@ export class DeepFmModel extends BaseModel {
 
   constructor(config: ModelConfig, ctx: ModelContext) {
     super(config, ctx);
-    const { F, k } = fieldLayout(config);
-    this.first = new FirstOrderTerms(ctx.backend, 'fm', ctx.catalog);
+    const { F, k } = fieldLayout(config, ctx.catalog.itemFields?.length ?? 0);
+    this.first = new FirstOrderTerms(ctx.backend, 'fm', ctx.catalog, ctx.sampleFields);
     this.fields = new FieldStack(ctx.backend, this.D);
     this.fm = new FmSecondOrder(ctx.backend, F, k);
   }
 
   protected override extraLogit(batch: Batch, q: Float, u: Float, B: number, _mode: Mode): Float {
     this.rows = B;
-    const lin = this.first.forward(batch.items, batch.hist, batch.lengths, B, batch.T);
+    const lin = this.first.forward(batch.items, batch.hist, batch.lengths, B, batch.T, batch.fieldValues);
     const second = this.fm.forward(this.fields.forward(q, u, B), B);
     // lin is the first-order layer's own buffer; adding the second order into it is safe (backward needs neither).
     for (let b = 0; b < B; b++) lin[b] += second[b];

@@ -6,12 +6,15 @@ import { FloatBuf } from '../nn/workspace.js';
  * The field embeddings the product layer (PNN) and the FM (DeepFM) interact. Per row they are V = [q, u]:
  *  - goodsDim == attrDim (> 0): 4 fields of width goodsDim — candidate goods, candidate attributes (mean-pooled, as
  *    the encoder gives them), pooled history goods, pooled history attributes (q = [goods, attr], u likewise);
+ *    With E extra item fields (each goodsDim wide, see ItemEncoder) there are 2·(2 + E) such fields.
  *  - otherwise (widths differ, or no attribute part): 2 fields of width D — the candidate q and the pooled history u
  *    (inner products need equal widths, so the per-table split is only used when it is defined).
  */
-export function fieldLayout(config: Pick<ModelConfig, 'goodsDim' | 'attrDim'>): { F: number; k: number } {
+export function fieldLayout(config: Pick<ModelConfig, 'goodsDim' | 'attrDim'>, extraItemFields = 0): { F: number; k: number } {
   const { goodsDim, attrDim } = config;
-  return attrDim > 0 && attrDim === goodsDim ? { F: 4, k: goodsDim } : { F: 2, k: goodsDim + attrDim };
+  return attrDim > 0 && attrDim === goodsDim
+    ? { F: 2 * (2 + extraItemFields), k: goodsDim }
+    : { F: 2, k: goodsDim + attrDim + extraItemFields * goodsDim };
 }
 
 /** Builds V [B, 2D] = [q, u] per row and routes dV back into dq, du. */

@@ -3,6 +3,7 @@ import type { Param } from '../nn/param.js';
 import type { Batch } from '../data/types.js';
 import { MAX_WIDE_BUCKETS, type AttentionWeights, type Mode, type Model, type ModelConfig, type ModelContext } from './model.js';
 import { ItemEncoder, type ItemLookup } from '../nn/item-encoder.js';
+import { SampleFieldEmbedding } from '../nn/sample-fields.js';
 import { Mlp } from '../nn/mlp.js';
 import { zeroDenseGrads } from '../nn/layer.js';
 import { FloatBuf } from '../nn/workspace.js';
@@ -18,7 +19,8 @@ export interface InterestModelOptions {
  * The shape shared by BaseModel, DIN and the embedding-based competitors (paper Fig. 2, no user-profile features):
  *   q = e(candidate) [B, D], K = e(history) [B·T, D] from one shared item encoder,
  *   u = userVector(q, K) (pooling or attention),
- *   logit = MLP([u, q, extraFeatures(q, u)]) (+ item bias of the candidate) (+ extraLogit(batch, q, u)).
+ *   logit = MLP([u, q, (u ⊙ q), extraFeatures(q, u), user-profile and context field embeddings])
+ *           (+ item bias of the candidate) (+ extraLogit(batch, q, u)).
  * Subclasses implement the user vector and its backward; the two optional hooks (extra MLP input features, an extra
  * logit term, each with its backward and their params) let PNN, DeepFM and Wide&Deep reuse the skeleton. With no
  * hooks the computation is exactly Base/DIN's.
@@ -34,10 +36,15 @@ export abstract class InterestModel implements Model {
   protected readonly E: number;
   /** Width of the u ⊙ q block of the MLP input (D with mlpInput 'concat-product', else 0). */
   private readonly P: number;
+  /** User-profile and context field embeddings (null without sample fields), the last block of the MLP input. */
+  readonly sampleFields: SampleFieldEmbedding | null;
+  /** Width of that block. */
+  private readonly S: number;
   private qRef: Float | null = null;
   private uRef: Float | null = null;
   private readonly x: FloatBuf;
   private readonly dE: FloatBuf | null;
+  private readonly dS: FloatBuf | null;
   private readonly logits: FloatBuf;
   private readonly dq: FloatBuf;
   private readonly dK: FloatBuf;
@@ -59,12 +66,17 @@ export abstract class InterestModel implements Model {
     }, rng.fork(101));
     this.D = this.encoder.D;
     this.P = config.mlpInput === 'concat-product' ? this.D : 0;
+    this.sampleFields = ctx.sampleFields?.length
+      ? new SampleFieldEmbedding(ctx.backend, ctx.sampleFields, config.goodsDim, rng.fork(103))
+      : null;
+    this.S = this.sampleFields?.width ?? 0;
     this.cand = this.encoder.lookup();
     this.hist = this.encoder.lookup();
-    this.mlp = new Mlp(ctx.backend, 'mlp', 2 * this.D + this.P + E, config.hidden, config.activation, rng.fork(102));
+    this.mlp = new Mlp(ctx.backend, 'mlp', 2 * this.D + this.P + E + this.S, config.hidden, config.activation, rng.fork(102));
     const be = ctx.backend;
-    this.x = new FloatBuf(be, 2 * this.D + this.P + E);
+    this.x = new FloatBuf(be, 2 * this.D + this.P + E + this.S);
     this.dE = E > 0 ? new FloatBuf(be, E) : null;
+    this.dS = this.S > 0 ? new FloatBuf(be, this.S) : null;
     this.logits = new FloatBuf(be, 1);
     this.dq = new FloatBuf(be, this.D);
     this.dK = new FloatBuf(be, this.D);
@@ -112,8 +124,8 @@ export abstract class InterestModel implements Model {
     const q = this.cand.forward(batch.items, B);
     const K = this.hist.forwardPadded(batch.hist, batch.lengths, B, T);
     const u = this.userVector(q, K, batch.lengths, B, T, mode);
-    const { E, P } = this;
-    const W = 2 * D + P + E;
+    const { E, P, S } = this;
+    const W = 2 * D + P + E + S;
     const x = this.x.ensure(B);
     for (let b = 0; b < B; b++) {
       const o = b * W;
@@ -128,6 +140,13 @@ export abstract class InterestModel implements Model {
     const out = this.logits.ensure(B);
     this.hasExtraLogit = false;
     if (B === 0) return out;
+    if (this.sampleFields) {
+      const sf = this.sampleFields.forward(batch.fieldValues, B);
+      for (let b = 0; b < B; b++) {
+        const o = b * W + 2 * D + P + E;
+        for (let j = 0; j < S; j++) x[o + j] = sf[b * S + j];
+      }
+    }
     if (E > 0) {
       const e = this.extraFeatures(q, u, B, mode);
       for (let b = 0; b < B; b++) {
@@ -154,9 +173,18 @@ export abstract class InterestModel implements Model {
     const { B, T } = this;
     const D = this.D;
     if (B === 0) return;
-    const { E, P } = this;
-    const W = 2 * D + P + E;
+    const { E, P, S } = this;
+    const W = 2 * D + P + E + S;
     const dx = this.mlp.backward(dLogits);
+    if (this.sampleFields) {
+      // dx is the MLP's own buffer; its sample-field block is copied out before anything else reuses it.
+      const ds = this.dS!.ensure(B);
+      for (let b = 0; b < B; b++) {
+        const o = b * W + 2 * D + P + E;
+        for (let j = 0; j < S; j++) ds[b * S + j] = dx[o + j];
+      }
+      this.sampleFields.backward(ds);
+    }
     const du = this.du.ensure(B);
     const dq = this.dq.ensure(B);
     const q = this.qRef!;
@@ -191,7 +219,8 @@ export abstract class InterestModel implements Model {
   }
 
   params(): Param[] {
-    return [...this.encoder.params(), ...this.userParams(), ...this.mlp.params(), ...this.extraParams()];
+    return [...this.encoder.params(), ...this.userParams(), ...this.mlp.params(), ...this.extraParams(),
+      ...(this.sampleFields?.params() ?? [])];
   }
 
   buffers(): Record<string, Float> {
@@ -201,6 +230,7 @@ export abstract class InterestModel implements Model {
   zeroGrad(): void {
     zeroDenseGrads(this.params());
     this.encoder.zeroGrad();
+    this.sampleFields?.zeroGrad();
     // Sparse tables outside the encoder (wide / first-order weights): emptying the row list is their zeroGrad.
     for (const p of this.extraParams()) if (p.sparse) p.sparse.count = 0;
   }

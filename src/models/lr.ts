@@ -21,14 +21,14 @@ export class LrModel implements Model {
   constructor(readonly config: ModelConfig, ctx: ModelContext) {
     validateConfig(config);
     this.backend = ctx.backend;
-    this.terms = new FirstOrderTerms(ctx.backend, 'lr', ctx.catalog);
+    this.terms = new FirstOrderTerms(ctx.backend, 'lr', ctx.catalog, ctx.sampleFields);
     this.logits = new FloatBuf(ctx.backend, 1);
   }
 
   forward(batch: Batch, mode: Mode): Float {
     this.lastMode = mode;
     const B = batch.size;
-    const z = this.terms.forward(batch.items, batch.hist, batch.lengths, B, batch.T);
+    const z = this.terms.forward(batch.items, batch.hist, batch.lengths, B, batch.T, batch.fieldValues);
     const out = this.logits.ensure(B);
     out.set(z);
     return out;

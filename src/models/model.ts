@@ -1,6 +1,7 @@
 import type { Backend, Float } from '../nn/backend.js';
 import type { Param } from '../nn/param.js';
 import type { Batch, ItemCatalog } from '../data/types.js';
+import type { SampleField } from '../data/fields.js';
 
 export type Mode = 'train' | 'eval';
 export type Activation = 'prelu' | 'dice';
@@ -84,6 +85,8 @@ export interface Model {
 /** Everything a model factory needs. */
 export interface ModelContext {
   backend: Backend;
-  catalog: Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows'>;
+  catalog: Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows' | 'itemFields'>;
   seed: number;
+  /** User-profile and context fields of the data (Dataset.sampleFields): each gets a table; absent = none. */
+  sampleFields?: readonly SampleField[];
 }

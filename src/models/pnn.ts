@@ -16,7 +16,7 @@ export class PnnModel extends BaseModel {
   private rows = 0;
 
   constructor(config: ModelConfig, ctx: ModelContext) {
-    const { F, k } = fieldLayout(config);
+    const { F, k } = fieldLayout(config, ctx.catalog.itemFields?.length ?? 0);
     super(config, ctx, { extraInputDim: (F * (F - 1)) / 2 });
     this.fields = new FieldStack(ctx.backend, this.D);
     this.product = new InnerProduct(ctx.backend, F, k);

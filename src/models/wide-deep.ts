@@ -19,13 +19,13 @@ export class WideDeepModel extends BaseModel {
 
   constructor(config: ModelConfig, ctx: ModelContext) {
     super(config, ctx);
-    this.first = new FirstOrderTerms(ctx.backend, 'wide', ctx.catalog);
+    this.first = new FirstOrderTerms(ctx.backend, 'wide', ctx.catalog, ctx.sampleFields);
     this.cross = new HashedCross(ctx.backend, 'wide.cross', config.wideBuckets ?? DEFAULT_WIDE_BUCKETS, ctx.catalog,
       config.wideAttrCross ?? true);
   }
 
   protected override extraLogit(batch: Batch, _q: Float, _u: Float, B: number, _mode: Mode): Float {
-    const lin = this.first.forward(batch.items, batch.hist, batch.lengths, B, batch.T);
+    const lin = this.first.forward(batch.items, batch.hist, batch.lengths, B, batch.T, batch.fieldValues);
     const cross = this.cross.forward(batch.items, batch.hist, batch.lengths, B, batch.T);
     for (let b = 0; b < B; b++) lin[b] += cross[b];
     return lin;

@@ -38,8 +38,9 @@ export function crossHash(a: number, b: number, seed: number, buckets: number): 
  * The wide part's cross-product features (Wide&Deep, as the paper's competitor uses them): for every valid behaviour
  * t of row b, the pair (hist_t, candidate) — and, with `attrCross`, every pair (attribute of hist_t, attribute of the
  * candidate) — is hashed into one table `<name>` [buckets, 1] of scalar weights (init 0), and the row's term is the
- * sum of the hit weights. Goods and attribute pairs use different hash seeds. Padded positions and empty histories add
- * nothing.
+ * sum of the hit weights. Goods and attribute pairs use different hash seeds. Padded positions, empty histories and
+ * items without a goods id add nothing. Extra item fields (catalog.itemFields) are not crossed: they reach Wide&Deep
+ * through its first-order terms and deep part.
  */
 export class HashedCross {
   readonly bag: WeightBag;
@@ -61,7 +62,7 @@ export class HashedCross {
         const c = set.items[i];
         const gc = this.goodsRow(c);
         forEachBehaviour(set, i, mh, (h) => {
-          emit(crossHash(this.goodsRow(h), gc, CROSS_SEED_GOODS, buckets));
+          if (gc >= 0 && this.goodsRow(h) >= 0) emit(crossHash(this.goodsRow(h), gc, CROSS_SEED_GOODS, buckets));
           if (!attrCross) return;
           for (let a = off[h]; a < off[h + 1]; a++) {
             for (let b = off[c]; b < off[c + 1]; b++) emit(crossHash(val[a], val[b], CROSS_SEED_ATTR, buckets));
@@ -85,7 +86,7 @@ export class HashedCross {
       for (let t = 0; t < lengths[b]; t++) {
         const h = hist[b * T + t];
         if (h < 0) continue;
-        n += 1 + (attr ? nc * (attrOffsets[h + 1] - attrOffsets[h]) : 0);
+        n += (row(h) >= 0 && row(c) >= 0 ? 1 : 0) + (attr ? nc * (attrOffsets[h + 1] - attrOffsets[h]) : 0);
       }
     }
     const { ids, rows } = this.bag.prepare(n);
@@ -96,8 +97,10 @@ export class HashedCross {
       for (let t = 0; t < lengths[b]; t++) {
         const h = hist[b * T + t];
         if (h < 0) continue;
-        ids[k] = crossHash(row(h), row(c), CROSS_SEED_GOODS, nb);
-        rows[k++] = b;
+        if (row(h) >= 0 && row(c) >= 0) {
+          ids[k] = crossHash(row(h), row(c), CROSS_SEED_GOODS, nb);
+          rows[k++] = b;
+        }
         if (!attr) continue;
         for (let i = attrOffsets[h]; i < attrOffsets[h + 1]; i++) {
           for (let j = attrOffsets[c]; j < attrOffsets[c + 1]; j++) {

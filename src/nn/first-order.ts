@@ -3,19 +3,32 @@ import type { Param } from './param.js';
 import type { CatalogAttrs } from './item-encoder.js';
 import { WeightBag } from './weight-bag.js';
 import { FloatBuf } from './workspace.js';
+import type { SampleField } from '../data/fields.js';
 import { goodsRowsOf } from '../data/goods-filter.js';
 import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
+
+/** Calls emit(row) for every row of one table an item looks up (none when the item lacks the feature). */
+type IdsOf = (item: number, emit: (row: number) => void) => void;
+
+/** One weight table of the first-order terms: the ids of the candidate, or of every valid behaviour. */
+interface Part {
+  bag: WeightBag;
+  side: 'cand' | 'hist';
+  idsOf: IdsOf;
+}
 
 /**
  * Logistic-regression terms over every id of a sample (LR, the first order of DeepFM, the linear part of
  * Wide&Deep's wide side):
- *   bias + w_cg[candidate] + Σ_{a ∈ attrs(candidate)} w_ca[a] + Σ_{valid t} w_hg[hist_t] + Σ_{valid t} Σ_{a ∈ attrs(hist_t)} w_ha[a]
- * Candidate-side and history-side ids have separate tables (a clicked-before item and the candidate are different
- * features). Positions t ≥ lengths[b] and ids < 0 contribute nothing and touch no table.
+ *   bias + Σ_tables Σ_{ids of the candidate} w[id] + Σ_tables Σ_{valid t} Σ_{ids of hist_t} w[id]
+ * with one table per (side, feature): goods (by goods row; −1 = no goods id), the attribute bag, and each extra item
+ * field of the catalog. Candidate-side and history-side ids have separate tables (a clicked-before item and the
+ * candidate are different features). Positions t ≥ lengths[b] and ids < 0 contribute nothing and touch no table.
  *
- * Params: `<prefix>.bias` [1] (dense, no decay), `<prefix>.cand_goods` [numItems, 1], `<prefix>.cand_attr`
- * [numAttrs, 1], `<prefix>.hist_goods` [numItems, 1], `<prefix>.hist_attr` [numAttrs, 1] (sparse; the attr tables
- * are absent when the catalog has no attributes).
+ * Params: `<prefix>.bias` [1] (dense, no decay), `<prefix>.cand_goods`, `<prefix>.cand_attr`, `<prefix>.hist_goods`,
+ * `<prefix>.hist_attr` (the attr tables are absent when the catalog has no attributes), then per extra item field
+ * `<prefix>.cand_<name>` and `<prefix>.hist_<name>`, then per sample field (user profile, context) `<prefix>.user_<name>`
+ * or `<prefix>.ctx_<name>` — all sparse [rows, 1].
  */
 export class FirstOrderTerms {
   readonly bias: Param;
@@ -23,116 +36,98 @@ export class FirstOrderTerms {
   readonly candAttr: WeightBag | null;
   readonly histGoods: WeightBag;
   readonly histAttr: WeightBag | null;
+  private readonly parts: Part[];
+  /** One weight table per sample field (user profile, context): `<prefix>.user_<name>` / `<prefix>.ctx_<name>`. */
+  private readonly sampleBags: WeightBag[];
   private readonly out: FloatBuf;
   private B = 0;
-  /** Item → goods-table row (identity without a goods filter). */
-  private readonly goodsRow: (item: number) => number;
 
-  constructor(backend: Backend, readonly prefix: string, readonly catalog: CatalogAttrs) {
+  constructor(backend: Backend, readonly prefix: string, readonly catalog: CatalogAttrs,
+    readonly sampleFields: readonly SampleField[] = []) {
     const { numAttrs, attrOffsets: off, attrValues: val } = catalog;
     const goods = goodsRowsOf(catalog);
     const map = goods.map;
-    this.goodsRow = map ? (item) => map[item] : (item) => item;
-    const row = this.goodsRow;
+    const goodsOf: IdsOf = map ? (item, emit) => map[item] >= 0 && emit(map[item]) : (item, emit) => emit(item);
+    const attrsOf: IdsOf = (item, emit) => {
+      for (let j = off[item]; j < off[item + 1]; j++) emit(val[j]);
+    };
     this.bias = { name: `${prefix}.bias`, shape: [1], value: backend.alloc(1), grad: backend.alloc(1), decay: false };
     this.candGoods = new WeightBag(backend, `${prefix}.cand_goods`, goods.rows);
     this.candAttr = numAttrs > 0 ? new WeightBag(backend, `${prefix}.cand_attr`, numAttrs) : null;
     this.histGoods = new WeightBag(backend, `${prefix}.hist_goods`, goods.rows);
     this.histAttr = numAttrs > 0 ? new WeightBag(backend, `${prefix}.hist_attr`, numAttrs) : null;
+    this.parts = [{ bag: this.candGoods, side: 'cand', idsOf: goodsOf }];
+    if (this.candAttr) this.parts.push({ bag: this.candAttr, side: 'cand', idsOf: attrsOf });
+    this.parts.push({ bag: this.histGoods, side: 'hist', idsOf: goodsOf });
+    if (this.histAttr) this.parts.push({ bag: this.histAttr, side: 'hist', idsOf: attrsOf });
+    for (const f of catalog.itemFields ?? []) {
+      const v = f.values;
+      const idsOf: IdsOf = (item, emit) => v[item] >= 0 && emit(v[item]);
+      this.parts.push({ bag: new WeightBag(backend, `${prefix}.cand_${f.name}`, f.size), side: 'cand', idsOf });
+      this.parts.push({ bag: new WeightBag(backend, `${prefix}.hist_${f.name}`, f.size), side: 'hist', idsOf });
+    }
+    this.sampleBags = sampleFields.map((f, i) => {
+      const bag = new WeightBag(backend, `${prefix}.${f.group === 'user' ? 'user' : 'ctx'}_${f.name}`, f.size);
+      bag.param.countRows = (set) => countPerSample(set, f.size, (s, emit) => emit(set.fieldValues![i][s]));
+      return bag;
+    });
     this.out = new FloatBuf(backend, 1);
-    // n_j of each table, per field (a candidate id and the same id among behaviours are different features).
-    const attrsOf = (item: number, emit: (r: number) => void) => {
-      for (let j = off[item]; j < off[item + 1]; j++) emit(val[j]);
-    };
-    this.candGoods.param.countRows = (set) => countPerSample(set, goods.rows, (i, emit) => emit(row(set.items[i])));
-    this.histGoods.param.countRows = (set, mh) =>
-      countPerSample(set, goods.rows, (i, emit) => forEachBehaviour(set, i, mh, (h) => emit(row(h))));
-    if (this.candAttr) this.candAttr.param.countRows = (set) => countPerSample(set, numAttrs, (i, emit) => attrsOf(set.items[i], emit));
-    if (this.histAttr) {
-      this.histAttr.param.countRows = (set, mh) =>
-        countPerSample(set, numAttrs, (i, emit) => forEachBehaviour(set, i, mh, (h) => attrsOf(h, emit)));
+    // n_j of each table, per side (a candidate id and the same id among behaviours are different features).
+    for (const { bag, side, idsOf } of this.parts) {
+      const rows = bag.param.shape[0];
+      bag.param.countRows = side === 'cand'
+        ? (set) => countPerSample(set, rows, (i, emit) => idsOf(set.items[i], emit))
+        : (set, mh) => countPerSample(set, rows, (i, emit) => forEachBehaviour(set, i, mh, (h) => idsOf(h, emit)));
     }
   }
 
   /** The terms [B] (owned by this layer, valid until the next forward). */
-  forward(items: ArrayLike<number>, hist: ArrayLike<number>, lengths: ArrayLike<number>, B: number, T: number): Float {
-    const { numItems, attrOffsets, attrValues } = this.catalog;
-    checkIds(items, hist, lengths, B, T, numItems);
-    const row = this.goodsRow;
+  forward(items: ArrayLike<number>, hist: ArrayLike<number>, lengths: ArrayLike<number>, B: number, T: number,
+    fieldValues?: readonly Int32Array[]): Float {
+    checkIds(items, hist, lengths, B, T, this.catalog.numItems);
+    const F = this.sampleBags.length;
+    if ((fieldValues?.length ?? 0) !== F) throw new Error(`${this.prefix}: the batch has ${fieldValues?.length ?? 0} sample fields, the model expects ${F}`);
     this.B = B;
     const out = this.out.ensure(B);
     out.fill(this.bias.value[0]);
-    // Candidate goods and attributes.
-    let nAttr = 0;
-    let nCand = 0;
-    for (let b = 0; b < B; b++) {
-      const id = items[b];
-      if (id < 0) continue;
-      nCand++;
-      nAttr += attrOffsets[id + 1] - attrOffsets[id];
-    }
-    {
-      const { ids, rows } = this.candGoods.prepare(nCand);
-      let k = 0;
-      for (let b = 0; b < B; b++) {
-        if (items[b] < 0) continue;
-        ids[k] = row(items[b]);
-        rows[k++] = b;
-      }
-      this.candGoods.forwardAdd(out);
-    }
-    if (this.candAttr) {
-      const { ids, rows } = this.candAttr.prepare(nAttr);
-      let k = 0;
-      for (let b = 0; b < B; b++) {
-        const id = items[b];
-        if (id < 0) continue;
-        for (let j = attrOffsets[id]; j < attrOffsets[id + 1]; j++) {
-          ids[k] = attrValues[j];
-          rows[k++] = b;
-        }
-      }
-      this.candAttr.forwardAdd(out);
-    }
-    // History goods and attributes, valid positions only.
-    let nHist = 0;
-    nAttr = 0;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < lengths[b]; t++) {
-        const id = hist[b * T + t];
-        if (id < 0) continue;
-        nHist++;
-        nAttr += attrOffsets[id + 1] - attrOffsets[id];
-      }
-    }
-    {
-      const { ids, rows } = this.histGoods.prepare(nHist);
-      let k = 0;
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < lengths[b]; t++) {
-          const id = hist[b * T + t];
-          if (id < 0) continue;
-          ids[k] = row(id);
-          rows[k++] = b;
-        }
-      }
-      this.histGoods.forwardAdd(out);
-    }
-    if (this.histAttr) {
-      const { ids, rows } = this.histAttr.prepare(nAttr);
-      let k = 0;
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < lengths[b]; t++) {
-          const id = hist[b * T + t];
-          if (id < 0) continue;
-          for (let j = attrOffsets[id]; j < attrOffsets[id + 1]; j++) {
-            ids[k] = attrValues[j];
-            rows[k++] = b;
+    for (const { bag, side, idsOf } of this.parts) {
+      // Two passes over the same items: count the lookups, then fill them.
+      let n = 0;
+      const count = () => void n++;
+      const each = (f: (item: number, b: number) => void) => {
+        for (let b = 0; b < B; b++) {
+          if (side === 'cand') {
+            if (items[b] >= 0) f(items[b], b);
+            continue;
+          }
+          for (let t = 0; t < lengths[b]; t++) {
+            const id = hist[b * T + t];
+            if (id >= 0) f(id, b);
           }
         }
-      }
-      this.histAttr.forwardAdd(out);
+      };
+      each((item) => idsOf(item, count));
+      const { ids, rows } = bag.prepare(n);
+      let k = 0;
+      each((item, b) =>
+        idsOf(item, (r) => {
+          ids[k] = r;
+          rows[k++] = b;
+        }),
+      );
+      bag.forwardAdd(out);
     }
+    this.sampleBags.forEach((bag, f) => {
+      const col = fieldValues![f];
+      const size = this.sampleFields[f].size;
+      const { ids, rows } = bag.prepare(B);
+      for (let b = 0; b < B; b++) {
+        if (!(col[b] >= 0 && col[b] < size)) throw new RangeError(`sample field "${this.sampleFields[f].name}": id ${col[b]} at row ${b} is outside 0..${size - 1}`);
+        ids[b] = col[b];
+        rows[b] = b;
+      }
+      bag.forwardAdd(out);
+    });
     return out;
   }
 
@@ -142,18 +137,12 @@ export class FirstOrderTerms {
     let s = 0;
     for (let b = 0; b < B; b++) s += dOut[b];
     this.bias.grad[0] += s;
-    this.candGoods.backward(dOut);
-    this.candAttr?.backward(dOut);
-    this.histGoods.backward(dOut);
-    this.histAttr?.backward(dOut);
+    for (const p of this.parts) p.bag.backward(dOut);
+    for (const bag of this.sampleBags) bag.backward(dOut);
   }
 
   params(): Param[] {
-    const ps = [this.bias, this.candGoods.param];
-    if (this.candAttr) ps.push(this.candAttr.param);
-    ps.push(this.histGoods.param);
-    if (this.histAttr) ps.push(this.histAttr.param);
-    return ps;
+    return [this.bias, ...this.parts.map((p) => p.bag.param), ...this.sampleBags.map((b) => b.param)];
   }
 }
 

@@ -6,8 +6,10 @@ import { Embedding } from './embedding.js';
 import { FloatBuf, IntBuf } from './workspace.js';
 import { goodsRowsOf } from '../data/goods-filter.js';
 import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
+import { validateItemField, type ItemField } from '../data/fields.js';
 
-export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows'>;
+export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows'>
+  & { itemFields?: ItemField[] };
 
 export interface ItemEncoderOptions {
   goodsDim: number;
@@ -17,10 +19,20 @@ export interface ItemEncoderOptions {
   itemBias: boolean;
   /** Std of the normal init of the goods/attr tables (default 0.01). */
   initStd?: number;
+  /** Width of each extra item field's embedding (catalog.itemFields); default goodsDim. */
+  fieldDim?: number;
+}
+
+/** One extra item field (shop, brand, …): its table and the item → id column. */
+export interface ItemFieldTable {
+  field: ItemField;
+  emb: Embedding;
 }
 
 /**
- * Item representation e(i) = [goods_emb[i] (goodsDim), mean of attr_emb over i's attributes (attrDim)], D wide.
+ * Item representation e(i) = [goods_emb[i] (goodsDim), mean of attr_emb over i's attributes (attrDim), then one
+ * fieldDim-wide embedding per extra item field of the catalog (`itemFields`: shop, brand, …; table `field.<name>`)],
+ * D wide. A field an item has no value for (−1), and a goods row of −1, give zeros there.
  * Items without attributes get a zero attribute part; id −1 (padding) gives an all-zero row and no gradient.
  * With a goods filter in the catalog (`goodsRows`), the goods table and the item bias are indexed by goods row, so
  * filtered-out items share one goods row but keep their own attributes.
@@ -41,12 +53,32 @@ export class ItemEncoder {
   readonly firstAttr: Int32Array;
   /** Item → goods-table row (null: identity). */
   readonly goodsMap: Int32Array | null;
+  /** Extra item fields, in catalog order; each occupies fieldDim columns after the attribute part. */
+  readonly fields: ItemFieldTable[];
+  readonly fieldDim: number;
 
   constructor(readonly backend: Backend, readonly catalog: CatalogAttrs, readonly opts: ItemEncoderOptions,
     rng: Rng) {
     const { goodsDim, attrDim } = opts;
-    this.D = goodsDim + attrDim;
+    const extra = catalog.itemFields ?? [];
+    this.fieldDim = opts.fieldDim ?? goodsDim;
+    this.D = goodsDim + attrDim + extra.length * this.fieldDim;
     const { numItems, attrOffsets, attrValues, numAttrs } = catalog;
+    const names = new Set<string>();
+    this.fields = extra.map((field, k) => {
+      validateItemField(field, numItems);
+      if (names.has(field.name)) throw new Error(`item catalog: duplicate item field "${field.name}"`);
+      names.add(field.name);
+      const emb = new Embedding(backend, `field.${field.name}`, field.size, this.fieldDim, rng.fork(10 + k), { initStd: opts.initStd });
+      const vals = field.values;
+      emb.param.countRows = (set, maxHistory) =>
+        countPerSample(set, field.size, (i, emit) => {
+          const c = vals[set.items[i]];
+          if (c >= 0) emit(c);
+          forEachBehaviour(set, i, maxHistory, (h) => vals[h] >= 0 && emit(vals[h]));
+        });
+      return { field, emb };
+    });
     if (attrOffsets.length !== numItems + 1) {
       throw new Error(`item catalog: attrOffsets has ${attrOffsets.length} entries, expected numItems+1 = ${numItems + 1}`);
     }
@@ -63,8 +95,9 @@ export class ItemEncoder {
     const row = map ? (item: number) => map[item] : (item: number) => item;
     this.goods.param.countRows = (set, maxHistory) =>
       countPerSample(set, goodsRows.rows, (i, emit) => {
-        emit(row(set.items[i]));
-        forEachBehaviour(set, i, maxHistory, (h) => emit(row(h)));
+        const c = row(set.items[i]);
+        if (c >= 0) emit(c);
+        forEachBehaviour(set, i, maxHistory, (h) => row(h) >= 0 && emit(row(h)));
       });
     if (this.attrs) {
       const { attrOffsets: off, attrValues: val } = catalog;
@@ -101,6 +134,7 @@ export class ItemEncoder {
     const ps = [this.goods.param];
     if (this.attrs) ps.push(this.attrs.param);
     if (this.bias) ps.push(this.bias.param);
+    for (const f of this.fields) ps.push(f.emb.param);
     return ps;
   }
 
@@ -108,6 +142,7 @@ export class ItemEncoder {
     this.goods.zeroGrad();
     this.attrs?.zeroGrad();
     this.bias?.zeroGrad();
+    for (const f of this.fields) f.emb.zeroGrad();
   }
 }
 
@@ -127,6 +162,9 @@ export class ItemLookup {
   private readonly a: FloatBuf;
   private readonly ga: FloatBuf;
   private readonly biasOut: FloatBuf;
+  /** Per extra item field: ids of the last forward, and a [n, fieldDim] scratch. */
+  private readonly fieldIds: IntBuf[];
+  private readonly fieldOut: FloatBuf;
   private n = 0;
   private nAttr = 0;
 
@@ -142,6 +180,8 @@ export class ItemLookup {
     this.a = new FloatBuf(be, enc.opts.attrDim);
     this.ga = new FloatBuf(be, enc.opts.attrDim);
     this.biasOut = new FloatBuf(be, 1);
+    this.fieldIds = enc.fields.map(() => new IntBuf(be));
+    this.fieldOut = new FloatBuf(be, enc.fieldDim);
   }
 
   /** Encodes n item ids (plain Int32Array; −1 = padding) into an n×D matrix owned by this lookup. */
@@ -181,6 +221,31 @@ export class ItemLookup {
   }
 
   private encode(n: number): Float {
+    const out = this.encodeBase(n);
+    const enc = this.enc;
+    if (enc.fields.length === 0 || n === 0) return out;
+    const D = enc.D;
+    const k = enc.fieldDim;
+    const ids = this.ids.view;
+    const tmp = this.fieldOut.ensure(n);
+    let col = enc.opts.goodsDim + enc.opts.attrDim;
+    enc.fields.forEach(({ field, emb }, f) => {
+      const fid = this.fieldIds[f].ensure(n);
+      const vals = field.values;
+      for (let i = 0; i < n; i++) fid[i] = ids[i] < 0 ? -1 : vals[ids[i]];
+      emb.forward(fid, n, tmp);
+      for (let i = 0; i < n; i++) {
+        const o = i * D + col;
+        const s = i * k;
+        for (let j = 0; j < k; j++) out[o + j] = tmp[s + j];
+      }
+      col += k;
+    });
+    return out;
+  }
+
+  /** The goods and attribute columns (the first goodsDim + attrDim of each row). */
+  private encodeBase(n: number): Float {
     const enc = this.enc;
     const { goodsDim, attrDim } = enc.opts;
     const D = enc.D;
@@ -276,6 +341,26 @@ export class ItemLookup {
 
   /** Accumulates dOut (n×D, the gradient of the last forward's output) into the shared tables' sparse gradients. */
   backward(dOut: Float): void {
+    this.backwardBase(dOut);
+    const enc = this.enc;
+    const n = this.n;
+    if (enc.fields.length === 0 || n === 0) return;
+    const D = enc.D;
+    const k = enc.fieldDim;
+    const tmp = this.fieldOut.ensure(n);
+    let col = enc.opts.goodsDim + enc.opts.attrDim;
+    enc.fields.forEach(({ emb }, f) => {
+      for (let i = 0; i < n; i++) {
+        const o = i * D + col;
+        const s = i * k;
+        for (let j = 0; j < k; j++) tmp[s + j] = dOut[o + j];
+      }
+      emb.backward(this.fieldIds[f].view, n, tmp);
+      col += k;
+    });
+  }
+
+  private backwardBase(dOut: Float): void {
     const enc = this.enc;
     const { goodsDim, attrDim } = enc.opts;
     const D = enc.D;

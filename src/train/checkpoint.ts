@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ItemCatalog } from '../data/types.js';
+import type { CategoricalField, SampleField } from '../data/fields.js';
 import type { Backend } from '../nn/backend.js';
 import { createBackend } from '../nn/backends.js';
 import { createModel } from '../models/index.js';
@@ -37,7 +38,11 @@ export interface CheckpointInfo {
     /** Goods filter (reg filter): goods-table row of each item, and the number of rows. */
     goodsRows?: number[];
     numGoodsRows?: number;
+    /** Extra item fields: vocabulary and each item's id (−1 = none). */
+    itemFields?: Array<CategoricalField & { values: number[] }>;
   };
+  /** User-profile and context fields with their vocabularies (so serving maps raw values to the same ids). */
+  sampleFields?: SampleField[];
   /** Non-trainable state (Dice moving averages); the authoritative copy is in weights.safetensors as buffer.*. */
   buffers: Record<string, number[]>;
   metrics?: Record<string, unknown>;
@@ -52,6 +57,7 @@ export function catalogToJson(c: ItemCatalog): CheckpointInfo['catalog'] {
     attrOffsets: Array.from(c.attrOffsets),
     attrValues: Array.from(c.attrValues),
     ...(c.goodsRows ? { goodsRows: Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows } : {}),
+    ...(c.itemFields?.length ? { itemFields: c.itemFields.map((f) => ({ ...f, values: Array.from(f.values) })) } : {}),
   };
 }
 
@@ -64,6 +70,7 @@ export function catalogFromJson(c: CheckpointInfo['catalog']): ItemCatalog {
     attrOffsets: Int32Array.from(c.attrOffsets),
     attrValues: Int32Array.from(c.attrValues),
     ...(c.goodsRows ? { goodsRows: Int32Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows } : {}),
+    ...(c.itemFields?.length ? { itemFields: c.itemFields.map((f) => ({ ...f, values: Int32Array.from(f.values) })) } : {}),
   };
 }
 
@@ -112,7 +119,7 @@ export function readCheckpointInfo(dir: string): CheckpointInfo {
 export function loadCheckpoint(dir: string, backend: Backend = createBackend()): { model: Model; info: CheckpointInfo; catalog: ItemCatalog } {
   const info = readCheckpointInfo(dir);
   const catalog = catalogFromJson(info.catalog);
-  const model = createModel(info.config, { backend, catalog, seed: 0 });
+  const model = createModel(info.config, { backend, catalog, seed: 0, sampleFields: info.sampleFields });
   const wpath = join(dir, 'weights.safetensors');
   if (!existsSync(wpath)) throw new Error(`${dir}: model.json present but weights.safetensors missing`);
   const { tensors } = decodeSafetensors(readFileSync(wpath), wpath);

@@ -68,7 +68,7 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
   const { data, config, options, backend } = spec;
   const build = (train: SampleSet) => {
     const catalog = modelCatalog(data.catalog, train, options);
-    return { catalog, model: createModel(config, { backend, catalog, seed: options.seed }) };
+    return { catalog, model: createModel(config, { backend, catalog, seed: options.seed, sampleFields: data.sampleFields }) };
   };
   const evaluatedOn = data.buildOptions.split === 'validation' ? 'validation' : 'test';
   let trainData = data;
@@ -134,6 +134,7 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
         skipped: data.skipped,
       },
       catalog: catalogToJson(built.catalog),
+      ...(data.sampleFields?.length ? { sampleFields: data.sampleFields.map((f) => ({ ...f })) } : {}),
       metrics: { test, train: metrics.train },
     });
     writeJsonAtomic(join(spec.out, 'metrics.json'), metrics);

@@ -250,7 +250,7 @@ test('filter: the top-K goods keep their own row, the rest share one; K = 0 remo
   assert.notDeepEqual([out[2], out[3]], [out[6], out[7]]);
   assert.notDeepEqual([out[0], out[1]], [out[8], out[9]]);
   assert.throws(() => new ItemEncoder(be, { ...f, numGoodsRows: 2 }, { goodsDim: 2, attrDim: 2, itemBias: false }, new Rng(3)),
-    /item 1 maps to goods row 3, expected 0\.\.1/);
+    /item 1 maps to goods row 3, expected -1\.\.1/);
 });
 
 const filteredConfigs: Array<Partial<ModelConfig> & Pick<ModelConfig, 'model'>> = [
