@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { loadDataset } from '../data/load.js';
 import { validationSplit } from '../data/split.js';
 import type { Dataset } from '../data/types.js';
+import type { RowErrorPolicy } from '../data/sources/row-errors.js';
 import type { Backend } from '../nn/backend.js';
 import { createBackend } from '../nn/backends.js';
 
@@ -21,10 +22,25 @@ export interface DataRequest {
   cache?: boolean;
   quiet?: boolean;
   validation?: boolean;
+  /** `--on-error`: malformed rows are skipped and counted (default) or fail the load. */
+  onError?: string;
+}
+
+/** One line summarising what was skipped while reading, with a few examples of skipped rows; null if nothing was. */
+export function skippedLine(data: Pick<Dataset, 'skipped' | 'skippedExamples'>): string | null {
+  const counts = Object.entries(data.skipped).filter(([, n]) => n > 0);
+  if (counts.length === 0) return null;
+  const clip = (s: string): string => (s.length > 200 ? `${s.slice(0, 199)}…` : s);
+  const examples = (data.skippedExamples ?? []).map(clip);
+  const eg = examples.length > 0 ? ` (e.g. ${examples.join('; ')})` : '';
+  return `skipped: ${counts.map(([k, n]) => `${k} ${n}`).join(', ')}${eg}`;
 }
 
 /** Loads the data a command asked for, printing what was read and what was skipped. */
 export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: string }> {
+  if (o.onError !== undefined && o.onError !== 'skip' && o.onError !== 'fail') {
+    throw new Error(`--on-error must be skip or fail, got "${o.onError}"`);
+  }
   if (!o.data && !o.dataset) {
     throw new Error('no data given: pass --data <dir> (or --data synthetic) or --dataset <name>');
   }
@@ -36,6 +52,7 @@ export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: 
     format: (o.format ?? 'auto') as any,
     seed: o.dataSeed ?? 1,
     noCache: o.cache === false,
+    onError: (o.onError ?? 'skip') as RowErrorPolicy,
     onProgress: o.quiet ? undefined : (m: string) => log(m),
   });
   const data = o.validation ? validationSplit(loaded) : loaded;
@@ -45,8 +62,8 @@ export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: 
       `data ${data.name} (${data.format}): ${data.train.size} train / ${data.test.size} ${o.validation ? 'validation' : 'test'} samples, ` +
         `${data.catalog.numItems} items, ${data.catalog.numAttrs} attributes, ${data.numUsers} users (${s}s)`,
     );
-    const skipped = Object.entries(data.skipped).filter(([, n]) => n > 0);
-    if (skipped.length) log(`skipped: ${skipped.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    const skipped = skippedLine(data);
+    if (skipped !== null) log(skipped);
   }
   return { data, path: o.data === path ? path : (path ?? o.dataset) };
 }

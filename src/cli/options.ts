@@ -31,6 +31,11 @@ export function addDataOptions(cmd: Command, required = false): Command {
     .option('--dataset <name>', 'dataset name, resolved to $DIN_DATA_DIR/<name> (default ./data/<name>)')
     .addOption(new Option('--format <format>', 'data format').choices(['auto', ...DATASET_FORMATS]).default('auto'))
     .option('--data-seed <n>', 'seed of negative sampling and data splits', intArg('--data-seed', 0), 1)
+    .addOption(
+      new Option('--on-error <policy>', 'malformed rows in the data files: skip (count them and go on) or fail (stop at the first, naming file and line); structural problems always fail')
+        .choices(['skip', 'fail'])
+        .default('skip'),
+    )
     .option('--no-cache', 'do not read or write the binary sample cache')
     .option('--validation', "evaluate on a validation split carved from train (each user's most recent training samples) instead of the test split")
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'))

@@ -10,6 +10,7 @@ import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRawAsync } from './
 import { dinRemappedSourceFiles, findDinRemappedFiles, loadDinRemapped } from './sources/din-remapped.js';
 import { loadMovieLens, MOVIELENS_LAYOUTS, movieLensLayout, movieLensSourceFiles } from './sources/movielens.js';
 import { generateSynthetic, syntheticOptions, type SyntheticOptions, type SyntheticPreset } from './sources/synthetic.js';
+import { rowErrorPolicy, type RowErrorPolicy } from './sources/row-errors.js';
 import { cacheKey, cachePath, defaultCacheDir, isInside, readDatasetCache, writeDatasetCache } from './cache.js';
 
 export type DatasetFormat = 'amazon-seq' | 'amazon-raw' | 'din-remapped' | 'movielens' | 'synthetic';
@@ -33,6 +34,11 @@ export interface LoadOptions {
   noCache?: boolean;
   /** Overrides of the synthetic preset. */
   synthetic?: Partial<SyntheticOptions>;
+  /**
+   * Malformed rows of a text source: 'skip' counts them in `Dataset.skipped` (default), 'fail' throws at the first
+   * (`file:line: …`). Structural problems always throw. Part of the cache key. Ignored by synthetic data.
+   */
+  onError?: RowErrorPolicy;
   onProgress?: (msg: string) => void;
 }
 
@@ -98,6 +104,7 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
   const progress = opts.onProgress ?? (() => {});
   const spec = resolveDataPath(opts);
   const seed = opts.seed ?? 1;
+  const onError = rowErrorPolicy(opts.onError);
   if (syntheticPreset(spec) === null && !existsSync(resolve(spec))) {
     const hint = opts.dataset !== undefined ? ` (dataset "${opts.dataset}" under DIN_DATA_DIR=${process.env.DIN_DATA_DIR ?? 'data'})` : '';
     throw new Error(`dataset path ${resolve(spec)} does not exist${hint}`);
@@ -126,21 +133,25 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
   const dataDir = statSync(abs).isFile() ? dirname(abs) : abs;
   const testFraction = opts.testFraction ?? 0.2;
   const source: Record<Exclude<DatasetFormat, 'synthetic'>, { files: () => string[]; options: Record<string, unknown>; build: () => Promise<Dataset> }> = {
-    'amazon-seq': { files: () => amazonSeqSourceFiles(abs), options: { seed }, build: async () => loadAmazonSeq(abs, { seed, onProgress: progress }) },
+    'amazon-seq': {
+      files: () => amazonSeqSourceFiles(abs),
+      options: { seed, onError },
+      build: async () => loadAmazonSeq(abs, { seed, onError, onProgress: progress }),
+    },
     'amazon-raw': {
       files: () => amazonRawSourceFiles(abs),
-      options: { seed, categoryPath: 'last' },
-      build: () => loadAmazonRawAsync(abs, { seed, onProgress: progress }),
+      options: { seed, categoryPath: 'last', onError },
+      build: () => loadAmazonRawAsync(abs, { seed, onError, onProgress: progress }),
     },
     'din-remapped': {
       files: () => dinRemappedSourceFiles(abs),
-      options: { seed, testFraction },
-      build: async () => loadDinRemapped(abs, { seed, testFraction, onProgress: progress }),
+      options: { seed, testFraction, onError },
+      build: async () => loadDinRemapped(abs, { seed, testFraction, onError, onProgress: progress }),
     },
     movielens: {
       files: () => movieLensSourceFiles(abs),
-      options: { seed, testFraction },
-      build: async () => loadMovieLens(abs, { seed, testFraction: opts.testFraction, onProgress: progress }),
+      options: { seed, testFraction, onError },
+      build: async () => loadMovieLens(abs, { seed, testFraction: opts.testFraction, onError, onProgress: progress }),
     },
   };
   const src = source[format];

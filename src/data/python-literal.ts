@@ -14,8 +14,13 @@
  * Dict keys become property names (strings as they are; numbers via String; True/False/None as those words; tuples as
  * their JSON), so a dict becomes a plain object; a repeated key keeps the last value, as in Python. Trailing commas
  * are allowed where Python allows them. Anything else (names, calls, operators, `\N{…}` escapes, complex numbers) is
- * an error. Errors are `PythonLiteralError`s carrying the 1-based column.
+ * an error. Errors are `PythonLiteralError`s carrying the 1-based column. Containers nested deeper than
+ * `MAX_NESTING` are an error too (the parser is recursive; Python's own parser has a similar limit), so no input
+ * can overflow the stack.
  */
+
+/** Deepest nesting of dicts, lists, tuples and sets accepted. */
+export const MAX_NESTING = 500;
 
 export type PyValue = null | boolean | number | string | PyValue[] | { [key: string]: PyValue };
 
@@ -128,7 +133,18 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 
 class Parser {
   pos = 0;
+  private depth = 0;
   constructor(readonly s: string) {}
+
+  /** Enters a container opened at `open`; fails beyond MAX_NESTING. `leave` must follow on success. */
+  private enter(open: number): void {
+    if (++this.depth > MAX_NESTING) this.fail(`containers nested more than ${MAX_NESTING} deep`, open);
+  }
+
+  private leave<T>(v: T): T {
+    this.depth--;
+    return v;
+  }
 
   fail(msg: string, at = this.pos): never {
     throw new PythonLiteralError(msg, at + 1);
@@ -173,6 +189,11 @@ class Parser {
 
   /** `{}` dict, `{k: v, …}` dict or `{a, b}` set (→ array). */
   private braces(): PyValue {
+    this.enter(this.pos);
+    return this.leave(this.bracesBody());
+  }
+
+  private bracesBody(): PyValue {
     const open = this.pos;
     this.pos++; // {
     this.ws();
@@ -257,6 +278,11 @@ class Parser {
   }
 
   private sequence(close: number, closeCh: string): PyValue[] {
+    this.enter(this.pos);
+    return this.leave(this.sequenceBody(close, closeCh));
+  }
+
+  private sequenceBody(close: number, closeCh: string): PyValue[] {
     const open = this.pos;
     this.pos++;
     this.ws();
@@ -272,6 +298,11 @@ class Parser {
 
   /** `()`, `(x,)`, `(x, y)` → array; `(x)` is just x (parentheses around an expression). */
   private tuple(): PyValue {
+    this.enter(this.pos);
+    return this.leave(this.tupleBody());
+  }
+
+  private tupleBody(): PyValue {
     const open = this.pos;
     this.pos++;
     this.ws();

@@ -38,6 +38,8 @@ export interface RunMetrics {
   /** The regularizer and what it did (dropout counts, the goods filter's size). */
   regularization: RegularizationRecord;
   skipped: Record<string, number>;
+  /** A few messages of skipped rows (file:line: what was expected). */
+  skippedExamples?: string[];
   config: ModelConfig;
   options: TrainOptions;
 }
@@ -120,6 +122,7 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
       ...(options.reg === 'filter' ? { filter: { top: options.filterTop, goodsRows: built.catalog.numGoodsRows! } } : {}),
     },
     skipped: data.skipped,
+    ...(data.skippedExamples?.length ? { skippedExamples: data.skippedExamples } : {}),
     config,
     options,
   };

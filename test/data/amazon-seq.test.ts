@@ -77,18 +77,52 @@ test('amazon-seq: negatives are deterministic by seed and change with it', () =>
 });
 
 test('amazon-seq: malformed input names file and line', () => {
+  const fail = { onError: 'fail' } as const;
   const noItems = tmpFixture({ 'X.txt': 'u1 a b c\n\nu2\n', 'X_item2attributes.json': '{}' });
-  assert.throws(() => loadAmazonSeq(noItems), (e: Error) => e.message.includes(`${join(noItems, 'X.txt')}:3`));
+  assert.throws(() => loadAmazonSeq(noItems, fail), (e: Error) => e.message.includes(`${join(noItems, 'X.txt')}:3`));
   const dup = tmpFixture({ 'X.txt': 'u1 a b c\nu1 d e f\n', 'X_item2attributes.json': '{}' });
-  assert.throws(() => loadAmazonSeq(dup), /X\.txt:2: user "u1" already appeared on line 1/);
+  assert.throws(() => loadAmazonSeq(dup, fail), /X\.txt:2: user "u1" already appeared on line 1/);
   const badJson = tmpFixture({ 'X.txt': 'u1 a b c\n', 'X_item2attributes.json': '{"a": [1' });
-  assert.throws(() => loadAmazonSeq(badJson), /X_item2attributes\.json: invalid JSON/);
+  assert.throws(() => loadAmazonSeq(badJson), /X_item2attributes\.json: invalid JSON/); // structural: also under 'skip'
   const notArray = tmpFixture({ 'X.txt': 'u1 a b c\n', 'X_item2attributes.json': '{"a": 3}' });
-  assert.throws(() => loadAmazonSeq(notArray), /X_item2attributes\.json: item "a"/);
+  assert.throws(() => loadAmazonSeq(notArray, fail), /X_item2attributes\.json: item "a": expected an array of attribute ids, found 3/);
   // Blank lines and CRLF are fine, and counted.
   const blank = tmpFixture({ 'X.txt': 'u1 a b c\r\n\r\nu2\tb c d\r\n', 'X_item2attributes.json': '{}' });
   const ds = loadAmazonSeq(blank);
   assert.equal(ds.skipped.blankLines, 1);
   assert.equal(ds.skipped.itemsWithoutAttributes, 4);
   assert.equal(ds.numUsers, 2);
+});
+
+test('amazon-seq: row errors are skipped and counted by default; structural problems always throw', () => {
+  const dir = tmpFixture({
+    'X.txt': 'u1 a b c\nu2\nu1 d e f\nu3,a,b,c\nu4 b c d e\n',
+    'X_item2attributes.json': '{"a": [1], "b": 7, "c": [2, {"x": 1}], "d": [3]}',
+  });
+  const ds = loadAmazonSeq(dir);
+  const f = join(dir, 'X.txt');
+  const j = join(dir, 'X_item2attributes.json');
+  assert.deepEqual(ds.userKeys, ['u1', 'u4']);
+  assert.deepEqual(ds.skipped, { usersWithoutItems: 2, duplicateUsers: 1, badAttributeLists: 2, itemsWithoutAttributes: 1 });
+  assert.deepEqual(ds.skippedExamples, [
+    `${f}:2: user "u2" has no items (expected "user item item …", whitespace separated)`,
+    `${f}:3: user "u1" already appeared on line 1 (expected one line per user)`,
+    `${j}: item "b": expected an array of attribute ids, found 7`,
+  ]);
+  // b and c keep no attributes; a → 1, d → 3.
+  assert.deepEqual(ds.catalog.attrKeys, ['1', '3']);
+  assert.deepEqual([...ds.catalog.attrOffsets], [0, 1, 1, 1, 2, 2]);
+  assert.equal(ds.buildOptions.onError, 'skip');
+  validateSampleSet(ds.train, ds.catalog.numItems, ds.numUsers);
+  validateSampleSet(ds.test, ds.catalog.numItems, ds.numUsers);
+  assert.throws(() => loadAmazonSeq(dir, { onError: 'fail' }), (e: Error) => e.message === ds.skippedExamples?.[0]);
+  assert.throws(() => loadAmazonSeq(dir, { onError: 'maybe' as 'skip' }), /onError must be 'skip' or 'fail'/);
+  // Every line malformed (a comma-separated file): structural, showing the first skipped line.
+  const commas = tmpFixture({ 'X.txt': 'u1,a,b,c\nu2,b,c,d\n', 'X_item2attributes.json': '{}' });
+  assert.throws(() => loadAmazonSeq(commas), /X\.txt: no user with at least 3 items \(2 malformed rows were skipped, e\.g\. .*X\.txt:1: user "u1,a,b,c" has no items/);
+  // Empty files.
+  assert.throws(() => loadAmazonSeq(tmpFixture({ 'X.txt': '\n \n', 'X_item2attributes.json': '{}' })), /X\.txt: empty file/);
+  assert.throws(() => loadAmazonSeq(tmpFixture({ 'X.txt': 'u1 a b c\n', 'X_item2attributes.json': '' })), /X_item2attributes\.json: empty file/);
+  // A BOM before the JSON is fine.
+  assert.equal(loadAmazonSeq(tmpFixture({ 'X.txt': 'u1 a b c\nu2 d e f\n', 'X_item2attributes.json': '\ufeff{"a": [1]}' })).catalog.numAttrs, 1);
 });

@@ -80,7 +80,7 @@ test('din-remapped: train/test pair — numeric id order, one category per item,
   validateSampleSet(ds.test, ds.catalog.numItems, ds.numUsers, 'test');
   assert.deepEqual(ds.skipped, {});
   assert.deepEqual(ds.stats, { samples: 10, users: 7, items: 6, categories: 3 });
-  assert.deepEqual(ds.buildOptions, { split: 'files', users: 'consecutive-same-history', onError: 'fail' });
+  assert.deepEqual(ds.buildOptions, { split: 'files', users: 'consecutive-same-history', onError: 'skip' });
   // Every sample written back gives the file's lines, in order.
   assert.deepEqual(
     Array.from({ length: ds.train.size }, (_, i) => lineOf(ds, ds.train, i)),
@@ -129,7 +129,7 @@ test('din-remapped: a single file is split by seeded fraction of groups, never c
   assert.equal(ds.numUsers, 40);
   assert.equal(ds.test.size, 2 * 8); // round(0.2 × 40) groups of 2
   assert.equal(ds.train.size, 2 * 32);
-  assert.deepEqual(ds.buildOptions, { seed: 3, split: 'fraction', testFraction: 0.2, users: 'consecutive-same-history', onError: 'fail' });
+  assert.deepEqual(ds.buildOptions, { seed: 3, split: 'fraction', testFraction: 0.2, users: 'consecutive-same-history', onError: 'skip' });
   for (const s of [ds.train, ds.test]) {
     for (let i = 0; i < s.size; i += 2) {
       assert.equal(s.users[i], s.users[i + 1], 'a group stays together');
@@ -149,7 +149,7 @@ test('din-remapped: a single file is split by seeded fraction of groups, never c
   assert.throws(() => loadDinRemapped(one, { testFraction: 0.9 }), /one\.txt: no training samples/);
 });
 
-test('din-remapped: row errors fail with file and line by default, or are skipped and counted', () => {
+test('din-remapped: row errors are skipped and counted by default, or fail with file and line', () => {
   const good = '1 2;10 20;3;30;1';
   const cases: [string, RegExp, string][] = [
     ['1 2;10;3;30;1', /bad\.txt:2: hist_cates has 1 entries, expected 2 \(one per hist_items entry\)/, 'historyLengthMismatch'],
@@ -167,9 +167,11 @@ test('din-remapped: row errors fail with file and line by default, or are skippe
   for (const [bad, re, reason] of cases) {
     const content = [good, bad, '7;70;9;90;0', '7;70;9;90;1', '7;70;12;90;0'].join('\n');
     const dir = tmpFixture({ 'bad.txt': content });
-    assert.throws(() => loadDinRemapped(dir), re, bad);
-    const ds = loadDinRemapped(dir, { onError: 'skip', testFraction: 0.5 });
+    assert.throws(() => loadDinRemapped(dir, { onError: 'fail', testFraction: 0.5 }), re, bad);
+    const ds = loadDinRemapped(dir, { testFraction: 0.5 }); // 'skip' is the default
     assert.deepEqual(ds.skipped, { [reason]: 1 }, bad);
+    assert.equal(ds.skippedExamples?.length, 1, bad);
+    assert.match(ds.skippedExamples![0], re, bad);
     assert.equal(ds.train.size + ds.test.size, 4, bad);
     // Nothing of the skipped line entered the catalog (e.g. item 4 or the conflicting categories).
     assert.deepEqual(ds.catalog.itemKeys, ['1', '2', '3', '7', '9', '12'], bad);

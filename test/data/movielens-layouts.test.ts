@@ -207,7 +207,7 @@ test('movielens layouts: malformed lines name the file and line', () => {
   const m = join(dir, 'movies.dat');
   const bad = (file: string, content: string | Buffer, message: string): void => {
     writeFileSync(file, content);
-    assert.throws(() => loadMovieLens(dir), (e: Error) => {
+    assert.throws(() => loadMovieLens(dir, { onError: 'fail' }), (e: Error) => {
       assert.equal(e.message, message);
       return true;
     });
@@ -234,7 +234,7 @@ test('movielens layouts: malformed lines name the file and line', () => {
   const mc = join(c, 'movies.csv');
   const badCsv = (file: string, content: string, message: string): void => {
     writeFileSync(file, content);
-    assert.throws(() => loadMovieLens(c), (e: Error) => {
+    assert.throws(() => loadMovieLens(c, { onError: 'fail' }), (e: Error) => {
       assert.equal(e.message, message);
       return true;
     });
@@ -276,5 +276,8 @@ test('movielens ratings parser: numbers equal Number(text); chunk boundaries kee
   }
   assert.equal(bad, -1, `row ${bad} parsed wrongly`);
   writeFileSync(file, parts.join('\n') + '\n1::2::3\n');
-  assert.throws(() => readMovieLensRatings(file, 'dat'), (e: Error) => e.message.startsWith(`${file}:${n + 1}: expected 4 fields`));
+  assert.throws(() => readMovieLensRatings(file, 'dat', { onError: 'fail' }), (e: Error) => e.message.startsWith(`${file}:${n + 1}: expected 4 fields`));
+  const skipped = readMovieLensRatings(file, 'dat');
+  assert.equal(skipped.size, n);
+  assert.deepEqual(skipped.skipped, { malformedRatingLines: 1 });
 });

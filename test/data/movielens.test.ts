@@ -73,9 +73,16 @@ test('movielens: split by user, seeded', () => {
 test('movielens: malformed rows name file and line', () => {
   const dir = tmpFixture(MOVIELENS_FIXTURE);
   writeFileSync(join(dir, 'ratings.csv'), 'userId,movieId,rating,timestamp\n1,1,4.0,5\n1,2,good,6\n');
-  assert.throws(() => loadMovieLens(dir), (e: Error) => e.message.startsWith(`${join(dir, 'ratings.csv')}:3: rating "good"`));
+  const fail = { onError: 'fail' } as const;
+  assert.throws(() => loadMovieLens(dir, fail), (e: Error) => e.message.startsWith(`${join(dir, 'ratings.csv')}:3: rating "good"`));
+  // By default the row is skipped and counted, with the message kept as an example.
+  const ds = loadMovieLens(dir, { testFraction: 0 });
+  assert.equal(ds.train.size, 1);
+  assert.equal(ds.skipped.ratingsWithBadNumbers, 1);
+  assert.deepEqual(ds.skippedExamples, [`${join(dir, 'ratings.csv')}:3: rating "good" is not a number`]);
   writeFileSync(join(dir, 'ratings.csv'), 'userId,movieId,rating,timestamp\n1,1,4.0\n');
-  assert.throws(() => loadMovieLens(dir), /ratings\.csv:2: expected 4 fields/);
+  assert.throws(() => loadMovieLens(dir, fail), /ratings\.csv:2: expected 4 fields/);
+  assert.throws(() => loadMovieLens(dir), /ratings\.csv: no ratings \(1 malformed row was skipped, e\.g\. .*ratings\.csv:2: expected 4 fields/);
   writeFileSync(join(dir, 'ratings.csv'), 'user,movie,rating,timestamp\n');
   assert.throws(() => loadMovieLens(dir), /ratings\.csv:1: header has no "userId" column/);
 });

@@ -29,10 +29,11 @@
  * scripts print (`user_count: 192403 item_count: 63001 cate_count: 801 example_count: 1689188`). That is what the
  * procedure yields according to the original scripts; it has not been measured here (the full dump is not at hand).
  *
- * Errors vs. counts (`onError`):
+ * Errors vs. counts (`onError`, the policy of ./row-errors.ts):
  *  - Structural problems always throw, naming the file: no reviews/meta pair at the path (or several), a missing or
- *    unreadable file, a corrupt or truncated gzip stream, no review with meta, no user with 2 reviews, a user who
- *    reviewed every item (no negative exists).
+ *    unreadable file, a corrupt or truncated gzip stream, an empty file, a reviews file without a single valid review,
+ *    no review with meta, no user with 2 reviews, a user who reviewed every item (no negative exists). When rows were
+ *    skipped before such an error, the message says how many and shows the first.
  *  - Row errors — a line that is neither JSON nor a Python literal, or not an object (`malformedReviewLines`,
  *    `malformedMetaLines`); a review without a non-empty string reviewerID / asin or without unixReviewTime
  *    (`reviewsMissingFields`); a unixReviewTime that is not a number or a numeric string (`reviewsWithBadTime`); a meta
@@ -40,7 +41,8 @@
  *    must be a non-empty list whose chosen path is a non-empty list ending in a string (`metaWithoutCategory`); a
  *    second meta line for the same asin (`duplicateMetaLines`, the first wins) — are skipped and counted under those
  *    keys by default (`onError: 'skip'`), or throw `<file>:<line>: <what was expected>` with `onError: 'fail'`. The
- *    first skipped row of each kind is reported through onProgress with its file and line.
+ *    first skipped row of each kind is reported through onProgress with its file and line, and up to three are kept
+ *    in `skippedExamples`. Nesting deeper than python-literal.ts's MAX_NESTING makes a line malformed.
  *  - Always counted, never errors: blank lines (`blankReviewLines`, `blankMetaLines`), reviews of items without meta
  *    (`reviewsWithoutMeta`), meta lines of items nobody reviewed (`metaForUnreviewedItems`), users with one review
  *    (`usersWithOneReview`).
@@ -67,8 +69,9 @@ import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { parseJsonOrPython } from '../python-literal.js';
 import { Rng } from '../../util/rng.js';
+import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
-export type RowErrorPolicy = 'skip' | 'fail';
+export type { RowErrorPolicy } from './row-errors.js';
 
 export interface AmazonRawOptions {
   /** Seed of the negative sampler. Default 1. */
@@ -332,8 +335,7 @@ const own = (o: Record<string, unknown>, k: string): unknown =>
 
 /** Accumulates the two files line by line, then builds the Dataset (used by the sync and async loaders alike). */
 class AmazonRawBuilder {
-  readonly skipped: Record<string, number> = {};
-  private readonly firstSkip = new Map<string, string>();
+  private readonly errors: RowErrors;
   private readonly policy: RowErrorPolicy;
   private readonly pathIndex: number;
   private readonly progress: (msg: string) => void;
@@ -353,10 +355,8 @@ class AmazonRawBuilder {
     private readonly files: AmazonRawFiles,
     private readonly opts: AmazonRawOptions,
   ) {
-    this.policy = opts.onError ?? 'skip';
-    if (this.policy !== 'skip' && this.policy !== 'fail') {
-      throw new Error(`onError must be 'skip' or 'fail', got ${String(this.policy)}`);
-    }
+    this.policy = rowErrorPolicy(opts.onError);
+    this.errors = new RowErrors(this.policy);
     const cp = opts.categoryPath ?? 'last';
     if (cp !== 'last' && cp !== 'first') throw new Error(`categoryPath must be 'last' or 'first', got ${String(cp)}`);
     this.pathIndex = cp === 'first' ? 0 : -1;
@@ -364,14 +364,11 @@ class AmazonRawBuilder {
   }
 
   private count(reason: string, n = 1): void {
-    this.skipped[reason] = (this.skipped[reason] ?? 0) + n;
+    this.errors.count(reason, n);
   }
 
   private rowError(reason: string, file: string, lineNo: number, what: string): void {
-    const msg = `${file}:${lineNo}: ${what}`;
-    if (this.policy === 'fail') throw new Error(msg);
-    this.count(reason);
-    if (!this.firstSkip.has(reason)) this.firstSkip.set(reason, msg);
+    this.errors.row(reason, file, lineNo, what);
   }
 
   private parse(line: string, file: string, lineNo: number, reason: string): Record<string, unknown> | null {
@@ -405,7 +402,7 @@ class AmazonRawBuilder {
       ['asin', asin],
     ] as const) {
       if (typeof v !== 'string' || v === '') {
-        const found = v === undefined ? 'it is missing' : `found ${JSON.stringify(v)}`;
+        const found = v === undefined ? 'it is missing' : `found ${preview(v)}`;
         this.rowError('reviewsMissingFields', file, lineNo, `expected "${k}" as a non-empty string, ${found}`);
         return;
       }
@@ -418,7 +415,7 @@ class AmazonRawBuilder {
     if (typeof time === 'number') t = time;
     else if (typeof time === 'string' && /^\s*[+-]?\d+(?:\.\d*)?\s*$/.test(time)) t = Number(time);
     if (!Number.isFinite(t)) {
-      const what = `expected "unixReviewTime" as a number (Unix seconds), found ${JSON.stringify(time)}`;
+      const what = `expected "unixReviewTime" as a number (Unix seconds), found ${preview(time)}`;
       this.rowError('reviewsWithBadTime', file, lineNo, what);
       return;
     }
@@ -448,7 +445,7 @@ class AmazonRawBuilder {
     if (o === null) return;
     const asin = own(o, 'asin');
     if (typeof asin !== 'string' || asin === '') {
-      const found = asin === undefined ? 'it is missing' : `found ${JSON.stringify(asin)}`;
+      const found = asin === undefined ? 'it is missing' : `found ${preview(asin)}`;
       this.rowError('metaWithoutAsin', file, lineNo, `expected "asin" as a non-empty string, ${found}`);
       return;
     }
@@ -467,7 +464,7 @@ class AmazonRawBuilder {
     const cat = Array.isArray(path) && path.length > 0 ? path[path.length - 1] : undefined;
     if (typeof cat !== 'string') {
       const which = this.pathIndex < 0 ? 'categories[-1][-1]' : 'categories[0][-1]';
-      const found = cats === undefined ? 'no "categories"' : `categories ${truncate(JSON.stringify(cats))}`;
+      const found = cats === undefined ? 'no "categories"' : `categories ${preview(cats)}`;
       this.rowError(
         'metaWithoutCategory',
         file,
@@ -489,7 +486,7 @@ class AmazonRawBuilder {
     const { files } = this;
     const seed = this.opts.seed ?? 1;
     const name = this.opts.name ?? basename(dirname(files.reviews));
-    for (const msg of this.firstSkip.values()) this.progress(`amazon-raw: skipped ${msg}`);
+    for (const msg of this.errors.firsts()) this.progress(`amazon-raw: skipped ${msg}`);
 
     // ---- items and categories: sorted unique keys (build_map) over the meta of reviewed items ----
     const tmpItems: number[] = [];
@@ -523,8 +520,17 @@ class AmazonRawBuilder {
       }
     }
     if (R - kept > 0) this.count('reviewsWithoutMeta', R - kept);
+    if (R === 0) {
+      const what = this.errors.rows === 0 ? 'empty file' : 'no valid review line';
+      throw new Error(`${files.reviews}: ${what} (expected one JSON review object per line)${this.errors.hint(files.reviews)}`);
+    }
+    if (kept === 0 && this.metaLines === 0) {
+      throw new Error(`${files.meta}: empty file (expected one meta object per line)`);
+    }
     if (kept === 0) {
-      throw new Error(`${files.reviews}: no review has a meta line in ${files.meta} (are they the same category?)`);
+      throw new Error(
+        `${files.reviews}: no review has a meta line in ${files.meta} (are they the same category?)${this.errors.hint()}`,
+      );
     }
     const tmpUsers: number[] = [];
     for (let u = 0; u < this.reviewers.size; u++) if (userHasKept[u]) tmpUsers.push(u);
@@ -571,7 +577,9 @@ class AmazonRawBuilder {
       histTotal += n - 1;
     }
     if (usersWithOne > 0) this.count('usersWithOneReview', usersWithOne);
-    if (usersWithSamples === 0) throw new Error(`${files.reviews}: no user with at least 2 reviews (of items with meta)`);
+    if (usersWithSamples === 0) {
+      throw new Error(`${files.reviews}: no user with at least 2 reviews (of items with meta)${this.errors.hint()}`);
+    }
     const histValues = new Int32Array(histTotal);
     const train = allocSampleSet(trainSize, histValues);
     const test = allocSampleSet(2 * usersWithSamples, histValues);
@@ -627,7 +635,8 @@ class AmazonRawBuilder {
       userKeys,
       train,
       test,
-      skipped: this.skipped,
+      skipped: this.errors.skipped,
+      skippedExamples: this.errors.examples(),
       buildOptions: {
         seed,
         protocol: 'amazon-leave-last-out',
@@ -646,10 +655,6 @@ class AmazonRawBuilder {
       },
     };
   }
-}
-
-function truncate(s: string, n = 120): string {
-  return s.length > n ? s.slice(0, n) + '…' : s;
 }
 
 function putPair(set: SampleSet, i: number, u: number, pos: number, neg: number, start: number, len: number): number {

@@ -12,10 +12,19 @@
  * entirely, so their items do not enter the catalog unless another user has them). Attribute ids are assigned in
  * first-seen order walking items by dense id, so they do not depend on the JSON key order.
  *
- * Errors vs. counts: a line with a user and no items (e.g. a comma-separated file read as whitespace-separated),
- * a user appearing on two lines, an invalid JSON file or a non-array attribute list are structural errors and throw
- * naming the file and line/key. Blank lines, short users, items without attributes, duplicate attributes within an
- * item and JSON items never seen in the sequences are counted in `skipped` / `stats`.
+ * Errors vs. counts (`onError`, the policy of ./row-errors.ts):
+ *  - Structural problems always throw, naming the file: no `<Name>.txt` + attributes pair at the path (or several), an
+ *    unreadable or empty file, an attributes file that is not valid JSON or not a JSON object, no user with at least 3
+ *    items (e.g. every line malformed — a comma-separated file read as whitespace-separated; the message shows the
+ *    first skipped line), a user who interacted with every item (no negative exists).
+ *  - Row errors — a line with a user and no items (`usersWithoutItems`), a user appearing on a second line
+ *    (`duplicateUsers`; the first line wins), an attribute list that is not an array of ids (numbers or strings) in the
+ *    JSON (`badAttributeLists`; the item keeps no attributes) — are skipped and counted under those keys by default
+ *    (`onError: 'skip'`; the first few messages kept in `skippedExamples`), or throw `<file>:<line>: …` (for the JSON,
+ *    `<file>: item "<id>": …`) with `onError: 'fail'`.
+ *  - Always counted: blank lines, users with fewer than 3 items, items without attributes, duplicate attributes
+ *    within an item (`skipped`); JSON items never seen in the sequences (`stats`).
+ * Item and user ids are arbitrary whitespace-free tokens, so there is no "non-numeric id" error here.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -23,12 +32,15 @@ import { allocSampleSet } from '../sample-set.js';
 import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
+import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
 export interface AmazonSeqOptions {
   /** Seed of the negative sampler. Default 1. */
   seed?: number;
   /** Dataset name; default: the directory name (or the file stem when given a file path). */
   name?: string;
+  /** Row errors (see the file header): 'skip' counts them in `skipped` (default), 'fail' throws at the first. */
+  onError?: RowErrorPolicy;
   onProgress?: (msg: string) => void;
 }
 
@@ -86,17 +98,24 @@ export function amazonSeqSourceFiles(path: string): string[] {
 
 export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Dataset {
   const seed = opts.seed ?? 1;
+  const policy = rowErrorPolicy(opts.onError);
   const files = resolveFiles(path);
   const isFile = statSync(resolve(path)).isFile();
   const name = opts.name ?? (isFile ? basename(files.sequences, '.txt') : basename(dirname(files.sequences)));
   const progress = opts.onProgress ?? (() => {});
-  const skipped: Record<string, number> = {};
-  const skip = (reason: string, n = 1): void => {
-    skipped[reason] = (skipped[reason] ?? 0) + n;
+  const errors = new RowErrors(policy);
+  const skip = (reason: string, n = 1): void => errors.count(reason, n);
+  const read = (file: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`${file}: cannot read (${(e as Error).message})`);
+    }
   };
 
   // ---- sequences ----
-  const text = readFileSync(files.sequences, 'utf8');
+  const text = read(files.sequences);
+  if (text.trim() === '') throw new Error(`${files.sequences}: empty file (expected "user item item …" lines)`);
   const users = new Vocab();
   const items = new Vocab();
   const seq = new IntColumn(1 << 16); // concatenated item ids of kept users
@@ -119,17 +138,15 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
     }
     const tokens = trimmed.split(/\s+/);
     if (tokens.length < 2) {
-      throw new Error(
-        `${files.sequences}:${lineNo}: user "${tokens[0]}" has no items (expected "user item item …", ` +
-          `whitespace separated)`,
-      );
+      const what = `user "${clip(tokens[0])}" has no items (expected "user item item …", whitespace separated)`;
+      errors.row('usersWithoutItems', files.sequences, lineNo, what);
+      continue;
     }
     const prev = userLine.get(tokens[0]);
     if (prev !== undefined) {
-      throw new Error(
-        `${files.sequences}:${lineNo}: user "${tokens[0]}" already appeared on line ${prev} ` +
-          `(expected one line per user)`,
-      );
+      const what = `user "${clip(tokens[0])}" already appeared on line ${prev} (expected one line per user)`;
+      errors.row('duplicateUsers', files.sequences, lineNo, what);
+      continue;
     }
     userLine.set(tokens[0], lineNo);
     const n = tokens.length - 1;
@@ -143,13 +160,17 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
   }
   const numUsers = users.size;
   const numItems = items.size;
-  if (numUsers === 0) throw new Error(`${files.sequences}: no user with at least 3 items`);
+  if (numUsers === 0) throw new Error(`${files.sequences}: no user with at least 3 items${errors.hint(files.sequences)}`);
   progress(`amazon-seq: ${numUsers} users, ${numItems} items, ${seq.length} interactions read`);
 
   // ---- attributes ----
+  const attrText = read(files.attributes).replace(/^\uFEFF/, '');
+  if (attrText.trim() === '') {
+    throw new Error(`${files.attributes}: empty file (expected a JSON object mapping item id to an array of attribute ids)`);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(files.attributes, 'utf8'));
+    json = JSON.parse(attrText);
   } catch (e) {
     throw new Error(`${files.attributes}: invalid JSON (${(e as Error).message})`);
   }
@@ -165,17 +186,16 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
   const seen = new Set<number>();
   for (let i = 0; i < numItems; i++) {
     const list = Object.prototype.hasOwnProperty.call(attrMap, items.keys[i]) ? attrMap[items.keys[i]] : undefined;
+    const bad = !Array.isArray(list) ? -1 : list.findIndex((a) => typeof a !== 'number' && typeof a !== 'string');
     if (list === undefined) {
       itemsWithoutAttrs++;
+    } else if (!Array.isArray(list)) {
+      errors.row('badAttributeLists', files.attributes, `item "${clip(items.keys[i])}"`, `expected an array of attribute ids, found ${preview(list)}`);
+    } else if (bad >= 0) {
+      errors.row('badAttributeLists', files.attributes, `item "${clip(items.keys[i])}"`, `attribute ${preview(list[bad])} is not an id (expected a number or string)`);
     } else {
-      if (!Array.isArray(list)) {
-        throw new Error(`${files.attributes}: item "${items.keys[i]}": expected an array of attribute ids`);
-      }
       seen.clear();
-      for (const a of list) {
-        if (typeof a !== 'number' && typeof a !== 'string') {
-          throw new Error(`${files.attributes}: item "${items.keys[i]}": attribute ${JSON.stringify(a)} is not an id`);
-        }
+      for (const a of list as (number | string)[]) {
         const id = attrs.id(String(a));
         if (seen.has(id)) {
           duplicateAttrs++;
@@ -187,6 +207,7 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
     }
     attrOffsets[i + 1] = attrValues.length;
   }
+  for (const msg of errors.firsts()) progress(`amazon-seq: skipped ${msg}`);
   if (itemsWithoutAttrs > 0) skip('itemsWithoutAttributes', itemsWithoutAttrs);
   if (duplicateAttrs > 0) skip('duplicateAttributes', duplicateAttrs);
   let unusedAttrItems = 0;
@@ -262,10 +283,15 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
     userKeys: users.keys,
     train,
     test,
-    skipped,
-    buildOptions: { seed, protocol: 'amazon-leave-last-out', negativesPerPositive: 1 },
+    skipped: errors.skipped,
+    skippedExamples: errors.examples(),
+    buildOptions: { seed, protocol: 'amazon-leave-last-out', negativesPerPositive: 1, onError: policy },
     stats,
   };
+}
+
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 function putPair(set: SampleSet, i: number, u: number, pos: number, neg: number, start: number, len: number): number {

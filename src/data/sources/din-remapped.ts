@@ -7,11 +7,16 @@
  * hist_items / hist_cates: space-separated integer ids, oldest first (may both be empty); target, target_cate: one
  * integer id each; label: 0 or 1. `.txt.gz` files are read transparently.
  *
- * Layouts (see `findDinRemappedFiles`); a file "looks like" this format when its first non-blank line matches it:
+ * Layouts (see `findDinRemappedFiles`); a file "looks like" this format when at least half of its first (up to 10)
+ * non-blank lines match it, so one malformed first line does not hide a file:
  *  - a directory with subdirectories `train/` and `test/`, each holding exactly one such `.txt[.gz]` file (the layout
  *    PaddleRec's download script makes);
  *  - a directory holding exactly one such file whose name contains "train" and one whose name contains "test"
  *    (case-insensitive, e.g. paddle_train.txt + paddle_test.txt): the train and test splits as given;
+ *    In both, when only one of the two files looks like this format, the other (the one `.txt[.gz]` file of the
+ *    subdirectory, or the one file named *train* / *test*) is still taken as its partner if it looks damaged — empty,
+ *    unreadable or corrupt gzip, or with at least one sample among its first 10 non-blank lines — so its problems are
+ *    reported instead of the directory silently becoming a single-file dataset;
  *  - otherwise a directory holding exactly one such file, or the path of one such file: a single file, split by
  *    `testFraction` (default 0.2) of its user groups (below), chosen by a seeded shuffle (`seed`, default 1); exactly
  *    round(testFraction × groups) groups go to test. Passing a file path always means this single-file mode.
@@ -28,14 +33,16 @@
  * (itemKeys = the raw ids as decimal strings), so when the ids are 0..n−1 and all occur, dense id = raw id. Likewise
  * categories (attrKeys). Every item gets exactly one attribute, its category.
  *
- * Errors vs. counts (`onError`, default 'fail' here, since these files are machine-written and a bad row means a wrong
- * format or a corrupted file): row errors — not 5 ';'-separated fields, an id that is not a non-negative integer, a
- * label other than 0/1 (`malformedLines`); hist_cates with a different number of entries than hist_items
- * (`historyLengthMismatch`); an item given a category different from the one it had earlier (`conflictingCategories`;
- * the message names the earlier line; the whole line is skipped) — throw `<file>:<line>: <what was expected>`, or with
- * `onError: 'skip'` are skipped and counted in `skipped` under those keys. Blank lines are always counted
- * (`blankLines`). Structural problems always throw: no such layout at the path (or several candidates), an unreadable
- * file or corrupt gzip, an empty train or test split.
+ * Errors vs. counts (`onError`, the policy of ./row-errors.ts, default 'skip' as for every source):
+ *  - Row errors — not 5 ';'-separated fields, an id that is not a non-negative integer below 2^31, a label other than
+ *    0/1 (`malformedLines`); hist_cates with a different number of entries than hist_items (`historyLengthMismatch`);
+ *    an item given a category different from the one it had earlier (`conflictingCategories`; the message names the
+ *    earlier line; the whole line is skipped) — are skipped and counted in `skipped` under those keys (the first few
+ *    messages kept in `skippedExamples`), or with `onError: 'fail'` throw `<file>:<line>: <what was expected>`.
+ *  - Always counted: blank lines (`blankLines`).
+ *  - Structural problems always throw: no such layout at the path (or several candidates) — which covers an empty file
+ *    and a file whose first lines are not this format —, an unreadable file or a corrupt or truncated gzip stream, an
+ *    empty train or test split (e.g. every line of the test file malformed; the message shows the first skipped one).
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -44,7 +51,8 @@ import { allocSampleSet } from '../sample-set.js';
 import type { Dataset, ItemCatalog } from '../types.js';
 import { IntColumn } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
-import { readLinesSync, type RowErrorPolicy } from './amazon-raw.js';
+import { readLinesSync } from './amazon-raw.js';
+import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
 export interface DinRemappedOptions {
   /** Seed of the single-file split. Default 1. */
@@ -53,7 +61,7 @@ export interface DinRemappedOptions {
   testFraction?: number;
   /** Dataset name; default: the directory name (or the file stem when given a file path). */
   name?: string;
-  /** Row errors: 'fail' throws at the first (default), 'skip' counts them in `skipped`. */
+  /** Row errors (see the file header): 'skip' counts them in `skipped` (default), 'fail' throws at the first. */
   onError?: RowErrorPolicy;
   onProgress?: (msg: string) => void;
 }
@@ -67,13 +75,19 @@ export interface DinRemappedFiles {
 const LINE_RE = /^\s*(?:\d+(?: +\d+)*)? *;\s*(?:\d+(?: +\d+)*)? *;\s*\d+\s*;\s*\d+\s*;\s*[01]\s*$/;
 const NAME_RE = /\.txt(?:\.gz)?$/i;
 
-/** The first non-blank line of a file (reads at most 1 MB; `.gz` partially decompressed), or null. */
-function firstLine(file: string): string | null {
+/** How many leading non-blank lines decide whether a file is in this format. */
+const PROBE_LINES = 10;
+
+/**
+ * Up to PROBE_LINES leading non-blank lines of a file (reads at most 1 MB; `.gz` partially decompressed), or a string
+ * saying why there are none (unreadable, not gzip, empty).
+ */
+function leadingLines(file: string): string[] | string {
   let fd: number;
   try {
     fd = openSync(file, 'r');
-  } catch {
-    return null;
+  } catch (e) {
+    return `cannot read (${(e as Error).message})`;
   }
   let buf: Buffer;
   try {
@@ -85,24 +99,40 @@ function firstLine(file: string): string | null {
   if (file.endsWith('.gz')) {
     try {
       buf = gunzipSync(buf, { finishFlush: zc.Z_SYNC_FLUSH });
-    } catch {
-      return null;
+    } catch (e) {
+      return `corrupt gzip data (${(e as Error).message})`;
     }
   }
   const text = buf.toString('utf8');
   const lines = text.split('\n');
   if (!text.endsWith('\n') && lines.length > 1 && buf.length >= 1 << 20) lines.pop(); // possibly cut
-  for (const l of lines) if (l.trim() !== '') return l.replace(/^\uFEFF/, '').replace(/\r$/, '');
-  return null;
+  const out: string[] = [];
+  for (const l of lines) {
+    if (l.trim() === '') continue;
+    out.push((out.length === 0 ? l.replace(/^\uFEFF/, '') : l).replace(/\r$/, ''));
+    if (out.length === PROBE_LINES) break;
+  }
+  return out.length > 0 ? out : 'empty file';
 }
 
-/** Whether a file's first non-blank line is a `hist_items;hist_cates;target;target_cate;label` sample. */
+/** Why a file is not in this format, or null when it is (at least half its leading non-blank lines are samples). */
+function notDinRemapped(file: string): string | null {
+  const lines = leadingLines(file);
+  if (typeof lines === 'string') return lines;
+  const ok = lines.filter((l) => LINE_RE.test(l)).length;
+  if (2 * ok >= lines.length) return null;
+  const bad = lines.find((l) => !LINE_RE.test(l)) as string;
+  const shown = bad.length > 80 ? `${bad.slice(0, 80)}…` : bad;
+  return `${lines.length - ok} of its first ${lines.length} non-blank lines are not samples (e.g. "${shown}")`;
+}
+
+/** Whether a file is a `hist_items;hist_cates;target;target_cate;label` sample file (see the file header). */
 export function looksLikeDinRemapped(file: string): boolean {
-  const l = firstLine(file);
-  return l !== null && LINE_RE.test(l);
+  return notDinRemapped(file) === null;
 }
 
-function formatFilesIn(dir: string): string[] {
+/** The `.txt[.gz]` files in a directory, sorted ([] if it cannot be read). */
+function txtFilesIn(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -113,7 +143,34 @@ function formatFilesIn(dir: string): string[] {
     .filter((n) => NAME_RE.test(n))
     .sort()
     .map((n) => join(dir, n))
-    .filter((f) => statSync(f).isFile() && looksLikeDinRemapped(f));
+    .filter((f) => {
+      try {
+        return statSync(f).isFile();
+      } catch {
+        return false; // e.g. a dangling symlink
+      }
+    });
+}
+
+function formatFilesIn(dir: string): string[] {
+  return txtFilesIn(dir).filter(looksLikeDinRemapped);
+}
+
+/** A damaged file of this format: empty, unreadable or corrupt gzip, or with at least one sample among its first lines. */
+function damagedDinRemapped(file: string): boolean {
+  const lines = leadingLines(file);
+  return typeof lines === 'string' || lines.some((l) => LINE_RE.test(l));
+}
+
+/**
+ * A train/test pair where one file looks like this format and its partner is a damaged one (see damagedDinRemapped):
+ * still the pair, so the loader reports what is wrong with the partner instead of silently using one file.
+ */
+function brokenPair(trains: string[], tests: string[]): DinRemappedFiles | null {
+  if (trains.length !== 1 || tests.length !== 1 || trains[0] === tests[0]) return null;
+  const [a, b] = [trains[0], tests[0]];
+  const ok = (looksLikeDinRemapped(a) && damagedDinRemapped(b)) || (looksLikeDinRemapped(b) && damagedDinRemapped(a));
+  return ok ? { train: a, test: b } : null;
 }
 
 /**
@@ -129,9 +186,19 @@ export function findDinRemappedFiles(path: string): DinRemappedFiles[] {
   const subTest = formatFilesIn(join(abs, 'test'));
   if (subTrain.length === 1 && subTest.length === 1) return [{ train: subTrain[0], test: subTest[0] }];
   const files = formatFilesIn(abs);
-  const trains = files.filter((f) => /train/i.test(basename(f)));
-  const tests = files.filter((f) => /test/i.test(basename(f)));
+  const isTrain = (f: string): boolean => /train/i.test(basename(f));
+  const isTest = (f: string): boolean => /test/i.test(basename(f));
+  const trains = files.filter(isTrain);
+  const tests = files.filter(isTest);
   if (trains.length === 1 && tests.length === 1 && trains[0] !== tests[0]) return [{ train: trains[0], test: tests[0] }];
+  const sub = brokenPair(
+    subTrain.length === 1 ? subTrain : txtFilesIn(join(abs, 'train')),
+    subTest.length === 1 ? subTest : txtFilesIn(join(abs, 'test')),
+  );
+  if (sub !== null) return [sub];
+  const all = txtFilesIn(abs);
+  const flat = brokenPair(all.filter(isTrain), all.filter(isTest));
+  if (flat !== null) return [flat];
   return files.map((f) => ({ train: f, test: null }));
 }
 
@@ -139,6 +206,12 @@ function resolveFiles(path: string): DinRemappedFiles {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new Error(`${abs}: no such file or directory`);
   const found = findDinRemappedFiles(abs);
+  if (found.length === 0 && statSync(abs).isFile()) {
+    throw new Error(
+      `${abs}: not a din-remapped file (expected "hist_items;hist_cates;target;target_cate;label" lines): ` +
+        `${notDinRemapped(abs)}`,
+    );
+  }
   if (found.length === 0) {
     throw new Error(
       `${path}: no din-remapped files (expected .txt files of "hist_items;hist_cates;target;target_cate;label" lines: ` +
@@ -161,6 +234,10 @@ export function dinRemappedSourceFiles(path: string): string[] {
 }
 
 const ID_RE = /^\d+$/;
+
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
 const MAX_ID = 0x7fffffff;
 
 /** Parsed lines of one file: samples grouped into pseudo-users, with raw ids. */
@@ -179,8 +256,7 @@ interface Parsed {
 export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Dataset {
   const seed = opts.seed ?? 1;
   const testFraction = opts.testFraction ?? 0.2;
-  const policy = opts.onError ?? 'fail';
-  if (policy !== 'skip' && policy !== 'fail') throw new Error(`onError must be 'skip' or 'fail', got ${String(policy)}`);
+  const policy: RowErrorPolicy = rowErrorPolicy(opts.onError);
   const files = resolveFiles(path);
   if (files.test === null && !(testFraction > 0 && testFraction < 1)) {
     throw new Error(`testFraction must be in (0, 1), got ${testFraction}`);
@@ -188,11 +264,7 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
   const isFile = statSync(resolve(path)).isFile();
   const name = opts.name ?? (isFile ? basename(files.train).replace(NAME_RE, '') : basename(resolve(path)));
   const progress = opts.onProgress ?? (() => {});
-  const skipped: Record<string, number> = {};
-  const count = (reason: string): void => {
-    skipped[reason] = (skipped[reason] ?? 0) + 1;
-  };
-  const firstSkip = new Map<string, string>();
+  const errors = new RowErrors(policy);
 
   // item raw id → raw category and the line that first gave it
   const itemCate = new Map<number, number>();
@@ -214,12 +286,7 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
     const items: number[] = [];
     const itemCats: number[] = [];
     const pending = new Map<number, number>(); // item → category of the current line
-    const rowError = (reason: string, lineNo: number, what: string): void => {
-      const msg = `${file}:${lineNo}: ${what}`;
-      if (policy === 'fail') throw new Error(msg);
-      count(reason);
-      if (!firstSkip.has(reason)) firstSkip.set(reason, msg);
-    };
+    const rowError = (reason: string, lineNo: number, what: string): void => errors.row(reason, file, lineNo, what);
     const ids = (field: string, what: string, lineNo: number, out: number[]): boolean => {
       out.length = 0;
       const t = field.trim();
@@ -243,21 +310,21 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
       }
       // Slow path, for the message: the first token that is not an id.
       const tok = t.split(/ +/).find((x) => !(ID_RE.test(x) && Number(x) <= MAX_ID)) ?? t;
-      rowError('malformedLines', lineNo, `${what}: "${tok}" is not a non-negative integer id`);
+      rowError('malformedLines', lineNo, `${what}: "${clip(tok)}" is not a non-negative integer id`);
       return false;
     };
     const single = (field: string, what: string, lineNo: number): number => {
       const t = field.trim();
       const v = ID_RE.test(t) ? Number(t) : NaN;
       if (!(v <= MAX_ID)) {
-        rowError('malformedLines', lineNo, `${what}: "${t}" is not a non-negative integer id`);
+        rowError('malformedLines', lineNo, `${what}: "${clip(t)}" is not a non-negative integer id`);
         return -1;
       }
       return v;
     };
     readLinesSync(file, (line, lineNo) => {
       if (line.trim() === '') {
-        count('blankLines');
+        errors.count('blankLines');
         prevHist = null;
         return;
       }
@@ -280,7 +347,7 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
       if (targetCate < 0) return;
       const lab = f[4].trim();
       if (lab !== '0' && lab !== '1') {
-        rowError('malformedLines', lineNo, `label: expected 0 or 1, found "${lab}"`);
+        rowError('malformedLines', lineNo, `label: expected 0 or 1, found "${clip(lab)}"`);
         return;
       }
       // Categories must agree with what earlier lines (and this line) said; check before recording anything.
@@ -324,7 +391,7 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
 
   const a = parseFile(files.train);
   const b = files.test === null ? null : parseFile(files.test);
-  for (const msg of firstSkip.values()) progress(`din-remapped: skipped ${msg}`);
+  for (const msg of errors.firsts()) progress(`din-remapped: skipped ${msg}`);
 
   // ---- vocabularies: increasing raw id ----
   const rawItems = [...itemCate.keys()].sort((x, y) => x - y);
@@ -391,8 +458,8 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
       else nTrain++;
     }
   });
-  if (nTrain === 0) throw new Error(`${files.train}: no training samples`);
-  if (nTest === 0) throw new Error(`${files.test ?? files.train}: no test samples`);
+  if (nTrain === 0) throw new Error(`${files.train}: no training samples${errors.hint(files.train)}`);
+  if (nTest === 0) throw new Error(`${files.test ?? files.train}: no test samples${errors.hint(files.test ?? files.train)}`);
   const train = allocSampleSet(nTrain, histValues);
   const test = allocSampleSet(nTest, histValues);
   let tr = 0;
@@ -425,7 +492,8 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
     userKeys,
     train,
     test,
-    skipped,
+    skipped: errors.skipped,
+    skippedExamples: errors.examples(),
     buildOptions:
       files.test === null
         ? { seed, split: 'fraction', testFraction, users: 'consecutive-same-history', onError: policy }

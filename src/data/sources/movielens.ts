@@ -26,19 +26,31 @@
  * stored in typed columns, no per-line strings or arrays. Consequently a ratings.csv field may be wrapped in plain
  * double quotes, but quoted fields containing escaped quotes or newlines are rejected (MovieLens never writes them).
  *
- * Errors (throw, naming the file and 1-based line): a missing header column, a row with the wrong number of fields, a
- * non-integer user/movie id, a non-numeric rating/timestamp, unsupported quoting, an empty ratings file. Counted in
- * `skipped` (nothing is dropped silently): blank lines, duplicate movie rows (the first wins), and rated movies absent
- * from the movies file (their ratings are kept; the movie has no attributes) as `ratedMoviesNotInMoviesCsv` /
- * `ratedMoviesNotInMoviesDat` — a count of movies, not of ratings.
+ * Errors vs. counts (`onError`, the policy of ./row-errors.ts), always naming the file and the 1-based line:
+ *  - Structural problems always throw: a missing file, an empty file (no header line for csv; no movie / no rating line
+ *    at all), a csv header without a required column (userId, movieId, rating, timestamp / movieId, title, genres) or
+ *    with broken quoting, a ratings header of more than 64 columns, a movies.csv header of other than 3 columns, and
+ *    nothing usable left (no valid rating, no valid movie row; the message shows the first skipped line).
+ *  - Row errors — ratings: wrong number of fields (`malformedRatingLines`; also unsupported quoting), a user/movie id
+ *    that is not a non-negative integer (`ratingsWithBadIds`), a rating or timestamp that is not a finite number
+ *    (`ratingsWithBadNumbers`); movies: wrong number of fields or broken CSV quoting (`malformedMovieLines`), a movieId
+ *    that is not a non-negative integer (`moviesWithBadIds`) — are skipped and counted under those keys by default
+ *    (`onError: 'skip'`; the first few messages kept in `skippedExamples`), or throw
+ *    `<file>:<line>: <what was expected>, got …` with `onError: 'fail'`.
+ *  - Always counted (nothing is dropped silently): blank lines, duplicate movie rows (the first wins), and rated movies
+ *    absent from the movies file (their ratings are kept; the movie has no attributes) as `ratedMoviesNotInMoviesCsv` /
+ *    `ratedMoviesNotInMoviesDat` — a count of movies, not of ratings.
+ * movies.csv is read record by record, one physical line each; a quoted field may continue over at most
+ * MAX_RECORD_LINES lines, so a stray quote costs one skipped row instead of swallowing the rest of the file.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parseCsv, readCsvFile } from '../csv.js';
+import { parseCsv } from '../csv.js';
 import { allocSampleSet } from '../sample-set.js';
 import type { Dataset } from '../types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
+import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
 export interface MovieLensOptions {
   /** Seed of the user split. Default 1. */
@@ -49,7 +61,15 @@ export interface MovieLensOptions {
   minRating?: number;
   /** Dataset name; default the directory name. */
   name?: string;
+  /** Row errors (see the file header): 'skip' counts them in `skipped` (default), 'fail' throws at the first. */
+  onError?: RowErrorPolicy;
   onProgress?: (msg: string) => void;
+}
+
+/** Options of the file readers: a policy, or a shared RowErrors collecting the counts of several files. */
+export interface MovieLensReadOptions {
+  onError?: RowErrorPolicy;
+  errors?: RowErrors;
 }
 
 /** `csv`: ratings.csv + movies.csv (ml-latest, ml-20m, ml-25m); `dat`: ratings.dat + movies.dat (ml-1m, ml-10m). */
@@ -144,12 +164,78 @@ function parseGenres(g: string): string[] {
 
 const DIGITS = /^[0-9]+$/;
 
-/** A non-negative integer id from text, or throws naming file, line and column. */
-function idFromText(s: string, file: string, line: number, column: string): number {
+/** A non-negative integer id from text, or −1 after reporting the row error (file, line and column). */
+function idFromText(s: string, file: string, line: number, column: string, errors: RowErrors, reason: string): number {
   const t = s.trim();
   const v = DIGITS.test(t) ? Number(t) : NaN;
-  if (!Number.isSafeInteger(v)) throw new Error(`${file}:${line}: ${column} "${clip(s)}" is not a non-negative integer id`);
+  if (!Number.isSafeInteger(v)) {
+    errors.row(reason, file, line, `${column} "${clip(s)}" is not a non-negative integer id`);
+    return -1;
+  }
   return v;
+}
+
+/** Most physical lines one movies.csv record (a quoted field with line breaks) may span. */
+export const MAX_RECORD_LINES = 20;
+
+/**
+ * CSV records of `buf`, one physical line each (a quoted field may continue over up to MAX_RECORD_LINES lines).
+ * `onRow(fields, line)` gets every record; blank lines come as `['']`; a line that does not parse as CSV goes to
+ * `onBroken(line, what)` and reading resumes at the next line. Line numbers count `\n`.
+ */
+function readCsvRecords(
+  buf: Buffer,
+  file: string,
+  onRow: (fields: string[], line: number) => void,
+  onBroken: (line: number, what: string) => void,
+): void {
+  let start = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  let line = 1;
+  const lineEnd = (from: number): number => {
+    const e = buf.indexOf(LF, from);
+    return e < 0 ? buf.length : e;
+  };
+  while (start < buf.length) {
+    let end = lineEnd(start);
+    let content = end;
+    if (content > start && buf[content - 1] === CR) content--;
+    let blank = true;
+    for (let i = start; i < content && blank; i++) if (buf[i] !== SP && buf[i] !== TAB) blank = false;
+    if (blank) {
+      onRow([''], line);
+      start = end + 1;
+      line++;
+      continue;
+    }
+    // Parse the line; on an unterminated quoted field, retry with the next lines joined (a multi-line field).
+    let spanned = 1;
+    let failure: string | null = null;
+    let firstFailure: string | null = null; // what is wrong with the line alone (reported if no join helps)
+    const rows: string[][] = [];
+    for (;;) {
+      rows.length = 0;
+      failure = null;
+      try {
+        parseCsv(buf.subarray(start, end), file, (f) => rows.push(f));
+      } catch (e) {
+        const msg = (e as Error).message;
+        failure = msg.startsWith(`${file}:`) ? msg.slice(file.length + 1).replace(/^\d+: /, '') : msg;
+        firstFailure ??= failure;
+      }
+      if (failure === null || !failure.startsWith('unterminated') || spanned >= MAX_RECORD_LINES || end >= buf.length) break;
+      end = lineEnd(end + 1);
+      spanned++;
+    }
+    if (failure !== null) {
+      onBroken(line, firstFailure ?? failure);
+      start = lineEnd(start) + 1; // resume at the next physical line
+      line++;
+      continue;
+    }
+    for (const f of rows) onRow(f, line);
+    start = end + 1;
+    line += spanned;
+  }
 }
 
 function clip(s: string): string {
@@ -177,12 +263,13 @@ function decodeUtf8OrLatin1(buf: Buffer): { text: string; encoding: 'utf8' | 'la
 }
 
 /** Reads movies.csv (`csv`) or movies.dat (`dat`). See the module comment for errors and skips. */
-export function readMovieLensMovies(file: string, layout: MovieLensLayout): MovieLensMovies {
-  const skipped: Record<string, number> = {};
-  const skip = (reason: string): void => {
-    skipped[reason] = (skipped[reason] ?? 0) + 1;
-  };
+export function readMovieLensMovies(file: string, layout: MovieLensLayout, opts: MovieLensReadOptions = {}): MovieLensMovies {
+  const errors = opts.errors ?? new RowErrors(rowErrorPolicy(opts.onError));
+  const skipped = errors.skipped;
+  const skip = (reason: string): void => errors.count(reason);
+  const bytes = readBytes(file);
   const movies: MovieLensMovie[] = [];
+  let rows = 0; // non-blank data lines
   const seen = new Set<number>();
   const add = (id: number, title: string, genres: string): void => {
     if (seen.has(id)) {
@@ -193,28 +280,47 @@ export function readMovieLensMovies(file: string, layout: MovieLensLayout): Movi
     movies.push({ id, title, genres: parseGenres(genres) });
   };
 
+  const noMovies = (): Error => {
+    const empty = layout === 'csv' ? 'no movie rows after the header' : 'empty file (expected MovieID::Title::Genres lines)';
+    return new Error(`${file}: ${rows === 0 ? empty : 'no valid movie row'}${errors.hint(file)}`);
+  };
+
   if (layout === 'csv') {
     let cols: number[] | null = null;
-    readCsvFile(file, (f, line) => {
-      if (cols === null) {
-        cols = columnIndex(f, file, ['movieId', 'title', 'genres']);
-        if (f.length !== 3) throw new Error(`${file}:1: expected header movieId,title,genres, got ${f.join(',')}`);
-        return;
-      }
-      if (f.length === 1 && f[0].trim() === '') {
-        skip('blankLines');
-        return;
-      }
-      if (f.length !== 3) {
-        throw new Error(`${file}:${line}: expected 3 fields (movieId,title,genres; quote titles containing commas), got ${f.length}`);
-      }
-      add(idFromText(f[cols[0]], file, line, 'movieId'), f[cols[1]], f[cols[2]]);
-    });
+    readCsvRecords(
+      bytes,
+      file,
+      (f, line) => {
+        if (cols === null) {
+          cols = columnIndex(f, file, ['movieId', 'title', 'genres']);
+          if (f.length !== 3) throw new Error(`${file}:1: expected header movieId,title,genres, got ${f.join(',')}`);
+          return;
+        }
+        if (f.length === 1 && f[0].trim() === '') {
+          skip('blankLines');
+          return;
+        }
+        rows++;
+        if (f.length !== 3) {
+          const what = `expected 3 fields (movieId,title,genres; quote titles containing commas), got ${f.length}`;
+          errors.row('malformedMovieLines', file, line, what);
+          return;
+        }
+        const id = idFromText(f[cols[0]], file, line, 'movieId', errors, 'moviesWithBadIds');
+        if (id >= 0) add(id, f[cols[1]], f[cols[2]]);
+      },
+      (line, what) => {
+        if (cols === null) throw new Error(`${file}:${line}: ${what}`); // the header
+        rows++;
+        errors.row('malformedMovieLines', file, line, what);
+      },
+    );
     if (cols === null) throw new Error(`${file}: empty file (expected header movieId,title,genres)`);
+    if (movies.length === 0) throw noMovies();
     return { movies, encoding: 'utf8', skipped };
   }
 
-  const { text, encoding } = decodeUtf8OrLatin1(readFileSync(file));
+  const { text, encoding } = decodeUtf8OrLatin1(bytes);
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop(); // final newline
   for (let k = 0; k < lines.length; k++) {
@@ -226,13 +332,26 @@ export function readMovieLensMovies(file: string, layout: MovieLensLayout): Movi
       skip('blankLines');
       continue;
     }
+    rows++;
     const f = s.split('::');
     if (f.length !== 3) {
-      throw new Error(`${file}:${line}: expected 3 fields separated by "::" (MovieID::Title::Genres), got ${f.length}`);
+      const what = `expected 3 fields separated by "::" (MovieID::Title::Genres), got ${f.length}`;
+      errors.row('malformedMovieLines', file, line, what);
+      continue;
     }
-    add(idFromText(f[0], file, line, 'movieId'), f[1], f[2]);
+    const id = idFromText(f[0], file, line, 'movieId', errors, 'moviesWithBadIds');
+    if (id >= 0) add(id, f[1], f[2]);
   }
+  if (movies.length === 0) throw noMovies();
   return { movies, encoding, skipped };
+}
+
+function readBytes(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -355,13 +474,14 @@ function parseNumber(b: Buffer, s: number, e: number): number {
 export function readMovieLensRatings(
   file: string,
   layout: MovieLensLayout,
-  opts: { minRating?: number; onProgress?: (msg: string) => void } = {},
+  opts: { minRating?: number; onProgress?: (msg: string) => void } & MovieLensReadOptions = {},
 ): MovieLensRatings {
+  const errors = opts.errors ?? new RowErrors(rowErrorPolicy(opts.onError));
   const minRating = opts.minRating ?? 4;
   const progress = opts.onProgress ?? (() => {});
   const dat = layout === 'dat';
   const text = dat ? 'latin1' : 'utf8';
-  const skipped: Record<string, number> = {};
+  const skipped = errors.skipped;
   const users = new DenseIds();
   const items = new DenseIds();
   let cap = Math.max(1024, Math.ceil(statSync(file).size / 22));
@@ -387,6 +507,8 @@ export function readMovieLensRatings(
     throw new Error(`${file}:${line}: ${msg}`);
   };
   const fieldText = (b: Buffer, k: number): string => clip(b.toString(text, fs[k], fe[k]));
+  /** A row error: under 'skip' counted (the caller then skips the line), under 'fail' thrown. */
+  const bad = (reason: string, line: number, msg: string): void => errors.row(reason, file, line, msg);
 
   /** Parses the complete lines of b[0, end); `line` is the number of the first. Returns the next line number. */
   const parseLines = (b: Buffer, start: number, end: number, line: number): number => {
@@ -421,6 +543,7 @@ export function readMovieLensRatings(
       // Split into fields.
       let f = 0;
       let s = p;
+      let badQuote = false;
       for (;;) {
         let e: number;
         let after: number;
@@ -432,7 +555,8 @@ export function readMovieLensRatings(
           let c = s + 1;
           while (c < le && b[c] !== QUOTE) c++;
           if (c >= le || (c + 1 < le && b[c + 1] !== COMMA)) {
-            fail(line, 'unsupported quoting (quoted ratings fields may not contain quotes or line breaks)');
+            badQuote = true;
+            break;
           }
           if (f < nf) {
             fs[f] = s + 1;
@@ -457,15 +581,30 @@ export function readMovieLensRatings(
         if (e >= le) break;
         s = after;
       }
-      if (f !== nf) fail(line, dat ? `expected ${expected}, got ${f}` : `expected ${nf} fields like the header, got ${f}`);
-      const u = parseUint(b, fs[cu], fe[cu]);
-      if (u < 0) fail(line, `userId "${fieldText(b, cu)}" is not a non-negative integer id`);
-      const m = parseUint(b, fs[cm], fe[cm]);
-      if (m < 0) fail(line, `movieId "${fieldText(b, cm)}" is not a non-negative integer id`);
-      const r = parseNumber(b, fs[cr], fe[cr]);
-      if (r !== r) fail(line, `rating "${fieldText(b, cr)}" is not a number`);
-      const t = parseNumber(b, fs[ct], fe[ct]);
-      if (t !== t) fail(line, `timestamp "${fieldText(b, ct)}" is not a number`);
+      let u = -1;
+      let m = -1;
+      let r = NaN;
+      let t = NaN;
+      if (badQuote) {
+        bad('malformedRatingLines', line, 'unsupported quoting (quoted ratings fields may not contain quotes or line breaks)');
+      } else if (f !== nf) {
+        const what = dat ? `expected ${expected}, got ${f}` : `expected ${nf} fields like the header, got ${f}`;
+        bad('malformedRatingLines', line, what);
+      } else if ((u = parseUint(b, fs[cu], fe[cu])) < 0) {
+        bad('ratingsWithBadIds', line, `userId "${fieldText(b, cu)}" is not a non-negative integer id`);
+      } else if ((m = parseUint(b, fs[cm], fe[cm])) < 0) {
+        bad('ratingsWithBadIds', line, `movieId "${fieldText(b, cm)}" is not a non-negative integer id`);
+      } else if ((r = parseNumber(b, fs[cr], fe[cr])) !== r) {
+        bad('ratingsWithBadNumbers', line, `rating "${fieldText(b, cr)}" is not a number`);
+      } else if ((t = parseNumber(b, fs[ct], fe[ct])) !== t) {
+        bad('ratingsWithBadNumbers', line, `timestamp "${fieldText(b, ct)}" is not a number`);
+      }
+      if (t !== t) {
+        // skipped row (under 'fail' `bad` has thrown)
+        p = next;
+        line++;
+        continue;
+      }
       if (n === cap) {
         cap = Math.ceil(cap * 1.5);
         const u2 = new Int32Array(cap);
@@ -531,7 +670,7 @@ export function readMovieLensRatings(
     closeSync(fd);
   }
   if (header) throw new Error(`${file}: empty file (expected header userId,movieId,rating,timestamp)`);
-  if (blank > 0) skipped.blankLines = blank;
+  errors.count('blankLines', blank);
   return {
     size: n,
     users: U.subarray(0, n),
@@ -551,25 +690,24 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
   const seed = opts.seed ?? 1;
   const testFraction = opts.testFraction ?? 0.2;
   const minRating = opts.minRating ?? 4;
+  const policy = rowErrorPolicy(opts.onError);
   if (!(testFraction >= 0 && testFraction <= 1)) throw new Error(`testFraction must be in [0, 1], got ${testFraction}`);
   const [ratingsFile, moviesFile] = movieLensSourceFiles(path);
   const layout: MovieLensLayout = ratingsFile.endsWith('.dat') ? 'dat' : 'csv';
   const name = opts.name ?? basename(dirname(ratingsFile));
   const progress = opts.onProgress ?? (() => {});
-  const skipped: Record<string, number> = {};
-  const skip = (reason: string, n = 1): void => {
-    if (n > 0) skipped[reason] = (skipped[reason] ?? 0) + n;
-  };
+  const errors = new RowErrors(policy);
+  const skip = (reason: string, n = 1): void => errors.count(reason, n);
 
-  const mv = readMovieLensMovies(moviesFile, layout);
+  const mv = readMovieLensMovies(moviesFile, layout, { errors });
   const genresOf = new Map<number, string[]>();
   for (const m of mv.movies) genresOf.set(m.id, m.genres);
-  const rt = readMovieLensRatings(ratingsFile, layout, { minRating, onProgress: progress });
-  for (const src of [mv.skipped, rt.skipped]) for (const [k, v] of Object.entries(src)) skip(k, v);
+  const rt = readMovieLensRatings(ratingsFile, layout, { minRating, onProgress: progress, errors });
+  for (const msg of errors.firsts()) progress(`movielens: skipped ${msg}`);
   const nR = rt.size;
   const numUsers = rt.userIds.length;
   const numItems = rt.movieIds.length;
-  if (nR === 0) throw new Error(`${ratingsFile}: no ratings`);
+  if (nR === 0) throw new Error(`${ratingsFile}: no ratings${errors.hint(ratingsFile)}`);
   progress(`movielens (${layout}): ${nR} ratings, ${numUsers} users, ${numItems} movies read`);
 
   // ---- catalog ----
@@ -657,8 +795,9 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
     userKeys: rt.userIds.map(String),
     train,
     test,
-    skipped,
-    buildOptions: { seed, testFraction, minRating, split: 'by-user', layout },
+    skipped: errors.skipped,
+    skippedExamples: errors.examples(),
+    buildOptions: { seed, testFraction, minRating, split: 'by-user', layout, onError: policy },
     stats: {
       users: numUsers,
       items: numItems,
