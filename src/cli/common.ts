@@ -24,6 +24,10 @@ export interface DataRequest {
   validation?: boolean;
   /** `--on-error`: malformed rows are skipped and counted (default) or fail the load. */
   onError?: string;
+  /** `--min-count`, `--top-k`, `--hash-buckets` (schema data). */
+  minCount?: number;
+  topK?: number;
+  hashBuckets?: number;
 }
 
 /** One line summarising what was skipped while reading, with a few examples of skipped rows; null if nothing was. */
@@ -53,6 +57,7 @@ export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: 
     seed: o.dataSeed ?? 1,
     noCache: o.cache === false,
     onError: (o.onError ?? 'skip') as RowErrorPolicy,
+    vocab: { minCount: o.minCount, topK: o.topK, hashBuckets: o.hashBuckets },
     onProgress: o.quiet ? undefined : (m: string) => log(m),
   });
   const data = o.validation ? validationSplit(loaded) : loaded;

@@ -19,6 +19,8 @@ export function evalCommand(): Command {
       data: o.data ?? (o.dataset ? undefined : info.dataset.path),
       dataSeed: o.dataSeed !== 1 ? o.dataSeed : ((built.seed as number | undefined) ?? o.dataSeed),
       validation: o.validation || built.split === 'validation',
+      ...((built.vocab as Record<string, number> | undefined) ?? {}),
+      onError: o.onError ?? built.onError,
     };
     const { data } = await loadData(req);
     const keysMatch =

@@ -27,7 +27,7 @@ export function floatArg(name: string, min = 0, exclusiveMin = false) {
 /** Where the data comes from: shared by every command that reads data. */
 export function addDataOptions(cmd: Command, required = false): Command {
   return cmd
-    .option('--data <path>', `data directory (or "synthetic", "synthetic:small")${required ? '' : ''}`)
+    .option('--data <path>', `data directory, a schema .json describing your CSV/JSONL/Parquet logs, or "synthetic" / "synthetic:small"${required ? '' : ''}`)
     .option('--dataset <name>', 'dataset name, resolved to $DIN_DATA_DIR/<name> (default ./data/<name>)')
     .addOption(new Option('--format <format>', 'data format').choices(['auto', ...DATASET_FORMATS]).default('auto'))
     .option('--data-seed <n>', 'seed of negative sampling and data splits', intArg('--data-seed', 0), 1)
@@ -36,6 +36,9 @@ export function addDataOptions(cmd: Command, required = false): Command {
         .choices(['skip', 'fail'])
         .default('skip'),
     )
+    .option('--min-count <n>', 'schema data: field values seen fewer times in training share the out-of-vocabulary row', intArg('--min-count'))
+    .option('--top-k <n>', 'schema data: keep only the K most frequent values of each field (the rest: out-of-vocabulary)', intArg('--top-k', 0))
+    .option('--hash-buckets <n>', 'schema data: hash every field\'s values into N buckets instead of building vocabularies (id spaces beyond memory)', intArg('--hash-buckets'))
     .option('--no-cache', 'do not read or write the binary sample cache')
     .option('--validation', "evaluate on a validation split carved from train (each user's most recent training samples) instead of the test split")
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'))

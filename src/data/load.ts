@@ -7,14 +7,19 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Dataset } from './types.js';
 import { amazonSeqSourceFiles, findAmazonSeqFiles, loadAmazonSeq } from './sources/amazon-seq.js';
 import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRawAsync } from './sources/amazon-raw.js';
+import { isSchemaFile, loadSchemaDataset, schemaSourceFiles } from './sources/schema.js';
+import { validateVocabOptions, type VocabOptions } from './field-vocab.js';
 import { dinRemappedSourceFiles, findDinRemappedFiles, loadDinRemapped } from './sources/din-remapped.js';
 import { loadMovieLens, MOVIELENS_LAYOUTS, movieLensLayout, movieLensSourceFiles } from './sources/movielens.js';
 import { generateSynthetic, syntheticOptions, type SyntheticOptions, type SyntheticPreset } from './sources/synthetic.js';
 import { rowErrorPolicy, type RowErrorPolicy } from './sources/row-errors.js';
 import { cacheKey, cachePath, defaultCacheDir, isInside, readDatasetCache, writeDatasetCache } from './cache.js';
 
-export type DatasetFormat = 'amazon-seq' | 'amazon-raw' | 'din-remapped' | 'movielens' | 'synthetic';
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw', 'din-remapped', 'movielens', 'synthetic'];
+export type DatasetFormat = 'amazon-seq' | 'amazon-raw' | 'din-remapped' | 'movielens' | 'schema' | 'synthetic';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw', 'din-remapped', 'movielens', 'schema', 'synthetic'];
+
+/** Formats whose sources build field vocabularies from training rows (so --min-count/--top-k/--hash-buckets apply). */
+export const VOCAB_FORMATS: readonly DatasetFormat[] = ['schema'];
 
 /** Formats under the Amazon protocol (fixed leave-last-out split; the seed only re-draws negatives). */
 export const AMAZON_PROTOCOL_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw'];
@@ -39,6 +44,11 @@ export interface LoadOptions {
    * (`file:line: …`). Structural problems always throw. Part of the cache key. Ignored by synthetic data.
    */
   onError?: RowErrorPolicy;
+  /**
+   * Vocabulary controls of sources that build field vocabularies from training rows ({@link VOCAB_FORMATS}): min-count,
+   * top-K and hash buckets for every field. Part of the cache key. Other sources reject them.
+   */
+  vocab?: VocabOptions;
   onProgress?: (msg: string) => void;
 }
 
@@ -56,6 +66,7 @@ export interface LoadResult {
 const LAYOUTS: string =
   'amazon-seq: <Name>.txt ("user item item …" per line) + <Name>_item2attributes.json; ' +
   'amazon-raw: reviews_<Cat>_5.json[.gz] + meta_<Cat>.json[.gz] (the original Amazon dump); ' +
+  'schema: a .json file describing your CSV/JSONL/Parquet logs (see src/data/sources/schema.ts); ' +
   'din-remapped: .txt[.gz] files of "hist_items;hist_cates;target;target_cate;label" lines (train/ + test/, a *train*/*test* pair, or one file); ' +
   `movielens: ${MOVIELENS_LAYOUTS}; synthetic: the path "synthetic" or "synthetic:small"`;
 
@@ -87,6 +98,7 @@ export function detectFormat(path: string): DatasetFormat {
   if (!existsSync(abs)) throw new Error(`dataset path ${abs} does not exist`);
   const isFile = statSync(abs).isFile();
   const dir = isFile ? dirname(abs) : abs;
+  if (isFile && isSchemaFile(abs)) return 'schema';
   const found: DatasetFormat[] = [];
   if (findAmazonSeqFiles(abs).length > 0) found.push('amazon-seq');
   if (findAmazonRawFiles(abs).length > 0) found.push('amazon-raw');
@@ -110,6 +122,14 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
     throw new Error(`dataset path ${resolve(spec)} does not exist${hint}`);
   }
   const format = opts.format === undefined || opts.format === 'auto' ? detectFormat(spec) : opts.format;
+  const vocab = opts.vocab && Object.values(opts.vocab).some((v) => v !== undefined) ? opts.vocab : undefined;
+  if (vocab) {
+    validateVocabOptions(vocab, 'vocabulary options');
+    if (!VOCAB_FORMATS.includes(format)) {
+      throw new Error(`--min-count/--top-k/--hash-buckets apply to sources that build field vocabularies (${VOCAB_FORMATS.join(', ')}); ` +
+        `${format} builds its own (use --reg filter --filter-top K to coarsen its goods ids)`);
+    }
+  }
   if (!DATASET_FORMATS.includes(format)) throw new Error(`unknown format "${format}" (expected ${DATASET_FORMATS.join(', ')})`);
   const done = (dataset: Dataset, source: string, cacheFile: string | null, cacheHit: boolean): LoadResult => ({
     dataset,
@@ -147,6 +167,11 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
       files: () => dinRemappedSourceFiles(abs),
       options: { seed, testFraction, onError },
       build: async () => loadDinRemapped(abs, { seed, testFraction, onError, onProgress: progress }),
+    },
+    schema: {
+      files: () => schemaSourceFiles(abs),
+      options: { seed, onError, ...(vocab ? { vocab } : {}) },
+      build: () => loadSchemaDataset(abs, { seed, onError, ...(vocab ? { vocab } : {}), onProgress: progress }),
     },
     movielens: {
       files: () => movieLensSourceFiles(abs),

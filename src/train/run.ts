@@ -9,7 +9,7 @@ import { catalogToJson, saveCheckpoint } from './checkpoint.js';
 import { evaluateModel, type EvalResult } from './evaluator.js';
 import type { Progress } from './progress.js';
 import { trainModel, type EpochRecord, type RegularizationRecord, type TrainOptions } from './trainer.js';
-import { filterGoods, itemSampleCounts } from '../data/goods-filter.js';
+import { filterGoods, goodsRowSampleCounts } from '../data/goods-filter.js';
 import type { ItemCatalog } from '../data/types.js';
 
 /** The contents of DIR/metrics.json. */
@@ -62,7 +62,7 @@ export interface RunSpec {
  */
 export function modelCatalog(catalog: ItemCatalog, train: SampleSet, options: TrainOptions): ItemCatalog {
   if (options.reg !== 'filter') return catalog;
-  return filterGoods(catalog, itemSampleCounts(train, catalog.numItems, options.maxHistory), options.filterTop);
+  return filterGoods(catalog, goodsRowSampleCounts(train, catalog, options.maxHistory), options.filterTop);
 }
 
 /** Train a model, evaluate it on the test split, and (with `out`) save checkpoint + metrics.json. */

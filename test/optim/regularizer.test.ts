@@ -241,6 +241,13 @@ test('filter: the top-K goods keep their own row, the rest share one; K = 0 remo
   const all = filterGoods(cat, counts, 100); // only the 8 seen items are kept
   assert.equal(all.numGoodsRows, 9);
   assert.throws(() => filterGoods(cat, counts, -1), /top-K must be a non-negative integer/);
+  // on a catalog that already maps items to goods rows (a vocabulary, behaviour-only items with −1): rows are
+  // filtered, −1 stays −1
+  const pre = { ...cat, goodsRows: Int32Array.from([0, 0, 1, 2, -1, 3, 3, -1, 4, 4, 4, 5]), numGoodsRows: 6 };
+  const g = filterGoods(pre, Float64Array.from([9, 0, 5, 7, 1, 2]), 2); // keep rows 0 (9) and 3 (7)
+  assert.equal(g.numGoodsRows, 3);
+  assert.deepEqual(Array.from(g.goodsRows!), [0, 0, 2, 2, -1, 1, 1, -1, 2, 2, 2, 2]);
+  assert.throws(() => filterGoods(pre, counts, 2), /12 counts for 6 goods rows/);
   // the encoder: filtered-out items share the goods part, keep their attributes
   const enc = new ItemEncoder(be, f, { goodsDim: 2, attrDim: 2, itemBias: true }, new Rng(3));
   assert.deepEqual(enc.goods.param.shape, [4, 2]);
