@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Dataset } from './types.js';
 import { amazonSeqSourceFiles, findAmazonSeqFiles, loadAmazonSeq } from './sources/amazon-seq.js';
 import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRawAsync } from './sources/amazon-raw.js';
+import { loadTaobao, taobaoLayout, taobaoSourceFiles, taobaoUnsupported } from './sources/taobao.js';
 import { isSchemaFile, loadSchemaDataset, schemaSourceFiles } from './sources/schema.js';
 import { validateVocabOptions, type VocabOptions } from './field-vocab.js';
 import { dinRemappedSourceFiles, findDinRemappedFiles, loadDinRemapped } from './sources/din-remapped.js';
@@ -15,11 +16,11 @@ import { generateSynthetic, syntheticOptions, type SyntheticOptions, type Synthe
 import { rowErrorPolicy, type RowErrorPolicy } from './sources/row-errors.js';
 import { cacheKey, cachePath, defaultCacheDir, isInside, readDatasetCache, writeDatasetCache } from './cache.js';
 
-export type DatasetFormat = 'amazon-seq' | 'amazon-raw' | 'din-remapped' | 'movielens' | 'schema' | 'synthetic';
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw', 'din-remapped', 'movielens', 'schema', 'synthetic'];
+export type DatasetFormat = 'amazon-seq' | 'amazon-raw' | 'din-remapped' | 'movielens' | 'taobao' | 'schema' | 'synthetic';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw', 'din-remapped', 'movielens', 'taobao', 'schema', 'synthetic'];
 
 /** Formats whose sources build field vocabularies from training rows (so --min-count/--top-k/--hash-buckets apply). */
-export const VOCAB_FORMATS: readonly DatasetFormat[] = ['schema'];
+export const VOCAB_FORMATS: readonly DatasetFormat[] = ['schema', 'taobao'];
 
 /** Formats under the Amazon protocol (fixed leave-last-out split; the seed only re-draws negatives). */
 export const AMAZON_PROTOCOL_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw'];
@@ -66,6 +67,7 @@ export interface LoadResult {
 const LAYOUTS: string =
   'amazon-seq: <Name>.txt ("user item item …" per line) + <Name>_item2attributes.json; ' +
   'amazon-raw: reviews_<Cat>_5.json[.gz] + meta_<Cat>.json[.gz] (the original Amazon dump); ' +
+  'taobao: the Tianchi display-ad files (raw_sample, ad_feature, user_profile, behavior_log), the joined train_sample/test_sample CSVs, or the 267-column sampled file; ' +
   'schema: a .json file describing your CSV/JSONL/Parquet logs (see src/data/sources/schema.ts); ' +
   'din-remapped: .txt[.gz] files of "hist_items;hist_cates;target;target_cate;label" lines (train/ + test/, a *train*/*test* pair, or one file); ' +
   `movielens: ${MOVIELENS_LAYOUTS}; synthetic: the path "synthetic" or "synthetic:small"`;
@@ -105,8 +107,11 @@ export function detectFormat(path: string): DatasetFormat {
   if (findDinRemappedFiles(abs).length > 0) found.push('din-remapped');
   const names = readdirSync(dir);
   if (movieLensLayout(abs) !== null) found.push('movielens');
+  if (taobaoLayout(abs) !== null) found.push('taobao');
   if (found.length === 1) return found[0];
   if (found.length > 1) throw new Error(`${abs}: ambiguous layout (${found.join(' and ')} both match); pass a format`);
+  const unsupported = taobaoUnsupported(abs);
+  if (unsupported !== null) throw new Error(unsupported);
   const listing = names.length > 20 ? [...names.slice(0, 20), `… ${names.length - 20} more`] : names;
   throw new Error(`${abs}: unknown dataset layout; found [${listing.join(', ')}]. Expected one of — ${LAYOUTS}`);
 }
@@ -167,6 +172,11 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
       files: () => dinRemappedSourceFiles(abs),
       options: { seed, testFraction, onError },
       build: async () => loadDinRemapped(abs, { seed, testFraction, onError, onProgress: progress }),
+    },
+    taobao: {
+      files: () => taobaoSourceFiles(abs),
+      options: { seed, testFraction, onError, ...(vocab ? { vocab } : {}) },
+      build: () => loadTaobao(abs, { seed, testFraction: opts.testFraction, onError, ...(vocab ? { vocab } : {}), onProgress: progress }),
     },
     schema: {
       files: () => schemaSourceFiles(abs),
