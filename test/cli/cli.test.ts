@@ -197,5 +197,5 @@ test('din train on a schema-described CSV log (item, user and context fields) â†
   assert.equal(JSON.parse(ev.out).auc, m.test.auc);
   const bad = din('train', '--data', 'synthetic:small', '--hash-buckets', '10', '--epochs', '1');
   assert.notEqual(bad.code, 0);
-  assert.match(bad.err, /apply to sources that build field vocabularies \(schema\); synthetic builds its own/);
+  assert.match(bad.err, /apply to sources that build field vocabularies \(schema, taobao\); synthetic builds its own/);
 });
