@@ -10,15 +10,14 @@
  *   node dist/bench/train-speed.js --models base --regs none,mba,difacto,l2   (cost of each regularizer, B = 32)
  */
 import { parseArgs } from 'node:util';
-import type { Batch } from '../src/data/types.js';
 import { createBackend } from '../src/nn/backends.js';
 import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, MODEL_KINDS, type Model, type ModelConfig, type ModelKind } from '../src/models/model.js';
-import { createOptimizer, createRegularizer, REG_NAMES, type RegName, type Regularizer } from '../src/optim/index.js';
+import { createRegularizer, REG_NAMES, type RegName, type Regularizer } from '../src/optim/index.js';
 import { allocSampleSet } from '../src/data/sample-set.js';
-import { trainStep } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';
+import { forwardTimes, makeBatch, makeCatalog, median, servingBatch, stepsPerRun, trainSpeed as trainSpeedOf } from './common.js';
 
 enableRelaxedSimd();
 
@@ -47,72 +46,17 @@ const T = Number(args.T);
 const numItems = Number(args.items);
 const numAttrs = Number(args.attrs);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 const rng = new Rng(7);
-// Each item has 1–3 attributes, like Beauty's brand + category terms.
-const attrOffsets = new Int32Array(numItems + 1);
-const attrList: number[] = [];
-for (let i = 0; i < numItems; i++) {
-  const k = 1 + rng.int(3);
-  for (let j = 0; j < k; j++) attrList.push(rng.int(numAttrs));
-  attrOffsets[i + 1] = attrList.length;
-}
-const catalog = { numItems, numAttrs, attrOffsets, attrValues: Int32Array.from(attrList) };
-
-function makeBatch(B: number, hist: number): Batch {
-  const b: Batch = {
-    size: B,
-    T: hist,
-    labels: new Float32Array(B),
-    users: new Int32Array(B),
-    items: new Int32Array(B),
-    hist: new Int32Array(B * hist),
-    lengths: new Int32Array(B).fill(hist),
-    index: new Int32Array(B),
-  };
-  for (let i = 0; i < B; i++) {
-    b.labels[i] = rng.int(2);
-    b.users[i] = i;
-    b.items[i] = rng.int(numItems);
-    b.index[i] = i;
-  }
-  for (let i = 0; i < B * hist; i++) b.hist[i] = rng.int(numItems);
-  return b;
-}
+const catalog = makeCatalog(rng, numItems, numAttrs);
 
 function trainSpeed(model: Model, B: number, reg?: Regularizer): number {
-  const opt = createOptimizer('adam');
-  const batches = Array.from({ length: 8 }, () => makeBatch(B, T));
-  const dLogits = model.backend.alloc(B);
-  const steps = Math.max(20, Math.round(20000 / B));
-  for (let i = 0; i < 10; i++) trainStep(model, batches[i % 8], opt, 1e-3, 5, dLogits, reg);
-  const rates: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) trainStep(model, batches[i % 8], opt, 1e-3, 5, dLogits, reg);
-    rates.push((steps * B) / ((performance.now() - t0) / 1000));
-  }
-  return median(rates);
+  const batches = Array.from({ length: 8 }, () => makeBatch(rng, numItems, B, T));
+  return trainSpeedOf(model, batches, RUNS, stepsPerRun(B), reg);
 }
 
 function scoreLatency(model: Model, candidates: number): number {
-  // One visitor: the same history repeated for every candidate row (the ranking engine of a later issue computes
-  // the user side once; this measures the plain batched forward).
-  const b = makeBatch(candidates, T);
-  for (let i = 1; i < candidates; i++) b.hist.copyWithin(i * T, 0, T);
-  for (let i = 0; i < 20; i++) model.forward(b, 'eval');
-  const times: number[] = [];
-  for (let r = 0; r < Math.max(RUNS, 20); r++) {
-    const t0 = performance.now();
-    model.forward(b, 'eval');
-    times.push(performance.now() - t0);
-  }
-  return median(times);
+  const b = servingBatch(rng, numItems, candidates, T);
+  return median(forwardTimes(model, b, Math.max(RUNS, 20)));
 }
 
 const backend = createBackend(args.backend as any);

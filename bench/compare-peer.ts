@@ -1,0 +1,287 @@
+/**
+ * Our training speed against the PyTorch peer (bench/peers/bench_torch.py, same models, same synthetic shapes as
+ * bench/train-speed.ts: 20,000 items, 1,000 attributes, 1–3 attributes per item, every history full, 8 fixed batches,
+ * Adam lr 1e-3 with clipping at 5).
+ *
+ * For every (config, model, B, T) cell, repetitions alternate between ours and the peer (the peer at each thread
+ * count in turn; which side goes first alternates too), so slow drifts of the machine hit both alike. A repetition is
+ * one timed run of max(20, round(20000·20 / (T·B))) steps after warm-up (10 steps for a new cell, 3 before each later
+ * run). Reported: medians over repetitions; the peer's best thread count; ratio = ours / peer (> 1: we are faster).
+ * Serving: eval-mode forward of 1 user × 200 candidates, median over repetitions of the median of --serve-times calls
+ * (the peer under torch.no_grad, best thread count).
+ *
+ *   npm run build && node dist/bench/compare-peer.js                 (writes bench/results/latest.json)
+ *   node dist/bench/compare-peer.js --runs 3 --models din --configs default --histories 20
+ *
+ * Ours runs on one core (the WASM backend is single-threaded); the peer gets torch.set_num_threads(1) and (2).
+ * The peer runs with glibc malloc tuned to keep freed memory (bench_torch.py sets MALLOC_MMAP_THRESHOLD_ and
+ * MALLOC_TRIM_THRESHOLD_; otherwise every large temporary tensor is a fresh mmap whose page faults cost more than the
+ * arithmetic; DIN_PEER_MALLOC=default turns that off). It needs
+ * torch in /usr/bin/python3 (env DIN_PEER_PYTHON overrides) and fails with a clear message without it.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { createBackend, backendInfo, type BackendKind } from '../src/nn/backends.js';
+import { createModel } from '../src/models/index.js';
+import { DEFAULT_MODEL_CONFIG, type ModelConfig, type ModelKind } from '../src/models/model.js';
+import { Rng } from '../src/util/rng.js';
+import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';
+import { checkPeerPython, forwardTimes, makeBatch, makeCatalog, median, peerScript, servingBatch, stepsPerRunAt, TrainTimer } from './common.js';
+
+enableRelaxedSimd();
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    backend: { type: 'string', default: 'auto' },
+    items: { type: 'string', default: '20000' },
+    attrs: { type: 'string', default: '1000' },
+    models: { type: 'string', default: 'base,din' },
+    configs: { type: 'string', default: 'default,issue' },
+    batches: { type: 'string', default: '32,256' },
+    histories: { type: 'string', default: '20,100' },
+    threads: { type: 'string', default: '1,2' },
+    candidates: { type: 'string', default: '200' },
+    'serve-times': { type: 'string', default: '20' },
+    emb: { type: 'string', default: 'rows' },
+    att: { type: 'string', default: 'factorized' },
+    out: { type: 'string', default: 'bench/results/latest.json' },
+    'no-serve': { type: 'boolean', default: false },
+  },
+});
+
+const ints = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
+const RUNS = Number(args.runs);
+const numItems = Number(args.items);
+const numAttrs = Number(args.attrs);
+const MODELS = args.models.split(',').map((m) => m.trim()) as ModelKind[];
+const CONFIG_NAMES = args.configs.split(',').map((c) => c.trim());
+const BATCHES = ints(args.batches);
+const HISTORIES = ints(args.histories);
+const THREADS = ints(args.threads);
+const CANDIDATES = Number(args.candidates);
+const SERVE_TIMES = Number(args['serve-times']);
+
+/** Ours; the peer has the same two (bench/peers/din_torch.py CONFIGS). */
+const CONFIGS: Record<string, { suffix: string; config: Omit<ModelConfig, 'model'>; describe: string }> = {
+  default: {
+    suffix: '',
+    config: { ...DEFAULT_MODEL_CONFIG },
+    describe: 'goods+attr 32+32, attention 256→80→40→1 PReLU, MLP [u,q] 128→200→80→1 PReLU',
+  },
+  issue: {
+    suffix: '-issue',
+    config: { ...DEFAULT_MODEL_CONFIG, goodsDim: 18, attrDim: 18, activation: 'dice', mlpInput: 'concat-product' },
+    describe: 'goods+attr 18+18, attention 144→80→40→1 PReLU, MLP [u,q,u⊙q] 108→200→80→1 Dice',
+  },
+};
+for (const m of MODELS) if (m !== 'base' && m !== 'din') throw new Error(`--models: the peer has base and din, not "${m}"`);
+for (const c of CONFIG_NAMES) if (!CONFIGS[c]) throw new Error(`--configs: unknown "${c}" (expected ${Object.keys(CONFIGS).join(', ')})`);
+
+/** The peer's bench_torch.py --worker: one JSON request per line, one JSON reply per line. */
+class PeerWorker {
+  private readonly proc: ChildProcessWithoutNullStreams;
+  private readonly waiting: ((line: string) => void)[] = [];
+  private readonly lines: string[] = [];
+  private exited: string | null = null;
+
+  constructor(python: string, script: string, extra: string[]) {
+    this.proc = spawn(python, [script, '--worker', ...extra], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.proc.stderr.on('data', (d) => process.stderr.write(d));
+    createInterface({ input: this.proc.stdout }).on('line', (line) => {
+      const w = this.waiting.shift();
+      if (w) w(line);
+      else this.lines.push(line);
+    });
+    this.proc.on('exit', (code, signal) => {
+      this.exited = `the peer worker exited (code ${code}, signal ${signal})`;
+      for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: this.exited }));
+    });
+  }
+
+  private next(): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (this.exited) return Promise.resolve(JSON.stringify({ error: this.exited }));
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  async ready(): Promise<Record<string, unknown>> {
+    const r = JSON.parse(await this.next());
+    if (!r.ready) throw new Error(`peer worker: ${r.error ?? 'did not start'}`);
+    return r;
+  }
+
+  async request(req: Record<string, unknown>): Promise<any> {
+    this.proc.stdin.write(JSON.stringify(req) + '\n');
+    const r = JSON.parse(await this.next());
+    if (r.error) throw new Error(`peer worker: ${r.error} (request ${JSON.stringify(req)})`);
+    return r;
+  }
+
+  close(): void {
+    this.proc.stdin.end(JSON.stringify({ cmd: 'quit' }) + '\n');
+  }
+}
+
+interface TrainRow {
+  model: string;
+  config: string;
+  batch: number;
+  history: number;
+  ours: number;
+  peer: number;
+  ratio: number;
+  peerThreads: number;
+  peerByThreads: Record<string, number>;
+  steps: number;
+  oursRuns: number[];
+  peerRuns: Record<string, number[]>;
+}
+
+interface ServeRow {
+  model: string;
+  config: string;
+  candidates: number;
+  history: number;
+  oursMedianMs: number;
+  peerMedianMs: number;
+  peerThreads: number;
+  peerByThreads: Record<string, number>;
+}
+
+function bestThreads(byThreads: Record<string, number>, better: (a: number, b: number) => boolean): [number, number] {
+  let best: [number, number] = [NaN, NaN];
+  for (const [t, v] of Object.entries(byThreads)) if (Number.isNaN(best[1]) || better(v, best[1])) best = [Number(t), v];
+  return best;
+}
+
+async function main(): Promise<void> {
+  const peerInfo = checkPeerPython();
+  const worker = new PeerWorker(peerInfo.python, peerScript('bench_torch.py'),
+    ['--items', String(numItems), '--attrs', String(numAttrs), '--emb', args.emb, '--att', args.att]);
+  const ready = await worker.ready();
+  const started = new Date().toISOString();
+  const loadStart = loadavg();
+  console.log(`ours: ${backendInfo(args.backend as BackendKind)}, node ${process.version}, 1 thread; ` +
+    `peer: torch ${peerInfo.torch} (${ready.blas}), threads ${THREADS.join('/')}, emb ${args.emb}, attention ${args.att}`);
+  console.log(`${numItems} items, ${numAttrs} attrs, every history full; ${RUNS} alternating repetitions per cell; ` +
+    `load average at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
+  const rng = new Rng(7);
+  const catalog = makeCatalog(rng, numItems, numAttrs);
+  const train: TrainRow[] = [];
+  const serve: ServeRow[] = [];
+  const head = `${'model'.padEnd(10)} ${'B'.padStart(4)} ${'T'.padStart(4)}  ${'ours/s'.padStart(8)}  ${'peer/s'.padStart(8)} ` +
+    `${THREADS.map((t) => `${t}thr`.padStart(8)).join(' ')}  ${'ratio'.padStart(6)}`;
+  console.log(`\ntraining samples/s (median), ratio = ours / best peer\n${head}`);
+  for (const cname of CONFIG_NAMES) {
+    const cdef = CONFIGS[cname];
+    for (const kind of MODELS) {
+      const name = `${kind}${cdef.suffix}`;
+      const config: ModelConfig = { ...cdef.config, model: kind };
+      for (const B of BATCHES) {
+        for (const T of HISTORIES) {
+          const steps = stepsPerRunAt(B, T);
+          // A backend per cell: its arena holds this cell's model and workspaces only.
+          const model = createModel(config, { backend: createBackend(args.backend as BackendKind), catalog, seed: 1 });
+          const timer = new TrainTimer(model, Array.from({ length: 8 }, () => makeBatch(rng, numItems, B, T)));
+          const oursRuns: number[] = [];
+          const peerRuns: Record<string, number[]> = Object.fromEntries(THREADS.map((t) => [String(t), []]));
+          for (let r = 0; r < RUNS; r++) {
+            const runOurs = () => {
+              timer.warmup(r === 0 ? 10 : 3);
+              oursRuns.push(timer.run(steps));
+            };
+            const runPeer = async () => {
+              for (const t of THREADS) {
+                const res = await worker.request({ cmd: 'train', model: kind, config: cname, batch: B, history: T, threads: t, runs: 1, steps });
+                peerRuns[String(t)].push(res.samplesPerSec[0]);
+              }
+            };
+            if (r % 2 === 0) {
+              runOurs();
+              await runPeer();
+            } else {
+              await runPeer();
+              runOurs();
+            }
+          }
+          const peerByThreads = Object.fromEntries(Object.entries(peerRuns).map(([t, xs]) => [t, median(xs)]));
+          const [peerThreads, peer] = bestThreads(peerByThreads, (a, b) => a > b);
+          const ours = median(oursRuns);
+          const row: TrainRow = { model: name, config: cname, batch: B, history: T, ours, peer, ratio: ours / peer, peerThreads,
+            peerByThreads, steps, oursRuns, peerRuns };
+          train.push(row);
+          console.log(`${name.padEnd(10)} ${String(B).padStart(4)} ${String(T).padStart(4)}  ${Math.round(ours).toString().padStart(8)}  ` +
+            `${Math.round(peer).toString().padStart(8)} ${THREADS.map((t) => Math.round(peerByThreads[String(t)]).toString().padStart(8)).join(' ')}  ` +
+            `${row.ratio.toFixed(2).padStart(6)}`);
+        }
+      }
+    }
+  }
+  if (!args['no-serve']) {
+    console.log(`\nserving 1 user × ${CANDIDATES} candidates, eval forward, median ms\n` +
+      `${'model'.padEnd(10)} ${'T'.padStart(4)}  ${'ours'.padStart(8)}  ${'peer'.padStart(8)} ${THREADS.map((t) => `${t}thr`.padStart(8)).join(' ')}  ${'peer/ours'.padStart(9)}`);
+    for (const cname of CONFIG_NAMES) {
+      const cdef = CONFIGS[cname];
+      for (const kind of MODELS) {
+        const name = `${kind}${cdef.suffix}`;
+        const config: ModelConfig = { ...cdef.config, model: kind };
+        for (const T of HISTORIES) {
+          const model = createModel(config, { backend: createBackend(args.backend as BackendKind), catalog, seed: 1 });
+          const b = servingBatch(rng, numItems, CANDIDATES, T);
+          const ours: number[] = [];
+          const peerMs: Record<string, number[]> = Object.fromEntries(THREADS.map((t) => [String(t), []]));
+          for (let r = 0; r < RUNS; r++) {
+            ours.push(median(forwardTimes(model, b, SERVE_TIMES, r === 0 ? 20 : 3)));
+            for (const t of THREADS) {
+              const res = await worker.request({ cmd: 'serve', model: kind, config: cname, candidates: CANDIDATES, history: T, threads: t, times: SERVE_TIMES });
+              peerMs[String(t)].push(median(res.ms));
+            }
+          }
+          const peerByThreads = Object.fromEntries(Object.entries(peerMs).map(([t, xs]) => [t, median(xs)]));
+          const [peerThreads, peerMedianMs] = bestThreads(peerByThreads, (a, c) => a < c);
+          const row: ServeRow = { model: name, config: cname, candidates: CANDIDATES, history: T, oursMedianMs: median(ours), peerMedianMs,
+            peerThreads, peerByThreads };
+          serve.push(row);
+          console.log(`${name.padEnd(10)} ${String(T).padStart(4)}  ${row.oursMedianMs.toFixed(3).padStart(8)}  ${peerMedianMs.toFixed(3).padStart(8)} ` +
+            `${THREADS.map((t) => peerByThreads[String(t)].toFixed(3).padStart(8)).join(' ')}  ${(peerMedianMs / row.oursMedianMs).toFixed(2).padStart(9)}`);
+        }
+      }
+    }
+  }
+  worker.close();
+  const loadEnd = loadavg();
+  console.log(`\nload average at end ${loadEnd.map((x) => x.toFixed(2)).join(' ')}`);
+  const result = {
+    meta: {
+      started,
+      finished: new Date().toISOString(),
+      command: `node ${process.argv.slice(1).join(' ')}`,
+      ours: { backend: backendInfo(args.backend as BackendKind), node: process.version, threads: 1 },
+      peer: { torch: peerInfo.torch, numpy: peerInfo.numpy, blas: ready.blas, python: peerInfo.python, threads: THREADS,
+        emb: args.emb, att: args.att },
+      cpu: cpus()[0]?.model, cores: cpus().length, loadavgStart: loadStart, loadavgEnd: loadEnd,
+      shapes: { items: numItems, attrs: numAttrs, attrsPerItem: '1-3', historiesFull: true, optimizer: 'adam lr 1e-3, clip 5' },
+      configs: Object.fromEntries(CONFIG_NAMES.map((c) => [c, CONFIGS[c].describe])),
+      repetitions: RUNS,
+      ratio: 'ours / peer samples/s (peer: best thread count); > 1 means ours is faster',
+    },
+    train,
+    serve,
+  };
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, JSON.stringify(result, null, 1) + '\n');
+  console.log(`wrote ${args.out}`);
+}
+
+main().catch((e) => {
+  console.error(`compare-peer: ${(e as Error).message}`);
+  process.exit(1);
+});
