@@ -46,6 +46,7 @@ export function goodsRowSampleCounts(set: SampleSet, catalog: GoodsCatalog, maxH
  * A copy of the catalog whose goods-id feature keeps the `topK` goods rows with the highest counts (`counts` per
  * current goods row, see {@link goodsRowSampleCounts}; ties: lower row first; rows never seen are never kept). Kept
  * rows become 0..K'−1 in their old order, all others share the rare row K'; items without a goods id (−1) keep −1.
+ * The rare row starts at zero (`goodsOov`): an id nobody trained on adds nothing until trained.
  */
 export function filterGoods<C extends ItemCatalog>(catalog: C, counts: Float64Array, topK: number): C {
   if (!(Number.isInteger(topK) && topK >= 0)) throw new Error(`goods filter: top-K must be a non-negative integer, got ${topK}`);
@@ -63,5 +64,5 @@ export function filterGoods<C extends ItemCatalog>(catalog: C, counts: Float64Ar
     const old = map ? map[i] : i;
     goodsRows[i] = old < 0 ? -1 : remap[old];
   }
-  return { ...catalog, goodsRows, numGoodsRows: rare + 1 };
+  return { ...catalog, goodsRows, numGoodsRows: rare + 1, goodsOov: true };
 }

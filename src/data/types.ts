@@ -23,6 +23,8 @@ export interface ItemCatalog {
   goodsRows?: Int32Array;
   /** Rows of the goods-id tables when `goodsRows` is set (kept goods + 1 rare row). −1 rows: items without a goods id. */
   numGoodsRows?: number;
+  /** The last goods row is the shared rare / out-of-vocabulary row: its embedding starts at zero. */
+  goodsOov?: boolean;
   /** Further single-valued item fields (shop, brand, campaign …), each with its own table; see fields.ts. */
   itemFields?: ItemField[];
   /** Original (raw) id strings, index = dense id. */

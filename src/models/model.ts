@@ -85,7 +85,7 @@ export interface Model {
 /** Everything a model factory needs. */
 export interface ModelContext {
   backend: Backend;
-  catalog: Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows' | 'itemFields'>;
+  catalog: Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows' | 'goodsOov' | 'itemFields'>;
   seed: number;
   /** User-profile and context fields of the data (Dataset.sampleFields): each gets a table; absent = none. */
   sampleFields?: readonly SampleField[];

@@ -8,7 +8,7 @@ import { goodsRowsOf } from '../data/goods-filter.js';
 import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
 import { validateItemField, type ItemField } from '../data/fields.js';
 
-export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows'>
+export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows' | 'goodsOov'>
   & { itemFields?: ItemField[] };
 
 export interface ItemEncoderOptions {
@@ -85,6 +85,7 @@ export class ItemEncoder {
     const goodsRows = goodsRowsOf(catalog);
     this.goodsMap = goodsRows.map;
     this.goods = new Embedding(backend, 'goods_emb', goodsRows.rows, goodsDim, rng.fork(1), { initStd: opts.initStd });
+    if (catalog.goodsOov) this.goods.param.value.fill(0, (goodsRows.rows - 1) * goodsDim, goodsRows.rows * goodsDim);
     this.attrs = attrDim > 0 && numAttrs > 0
       ? new Embedding(backend, 'attr_emb', numAttrs, attrDim, rng.fork(2), { initStd: opts.initStd })
       : null;

@@ -38,6 +38,7 @@ export interface CheckpointInfo {
     /** Goods filter (reg filter): goods-table row of each item, and the number of rows. */
     goodsRows?: number[];
     numGoodsRows?: number;
+    goodsOov?: boolean;
     /** Extra item fields: vocabulary and each item's id (−1 = none). */
     itemFields?: Array<CategoricalField & { values: number[] }>;
   };
@@ -56,7 +57,7 @@ export function catalogToJson(c: ItemCatalog): CheckpointInfo['catalog'] {
     attrKeys: c.attrKeys,
     attrOffsets: Array.from(c.attrOffsets),
     attrValues: Array.from(c.attrValues),
-    ...(c.goodsRows ? { goodsRows: Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows } : {}),
+    ...(c.goodsRows ? { goodsRows: Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows, goodsOov: c.goodsOov } : {}),
     ...(c.itemFields?.length ? { itemFields: c.itemFields.map((f) => ({ ...f, values: Array.from(f.values) })) } : {}),
   };
 }
@@ -69,7 +70,7 @@ export function catalogFromJson(c: CheckpointInfo['catalog']): ItemCatalog {
     attrKeys: c.attrKeys,
     attrOffsets: Int32Array.from(c.attrOffsets),
     attrValues: Int32Array.from(c.attrValues),
-    ...(c.goodsRows ? { goodsRows: Int32Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows } : {}),
+    ...(c.goodsRows ? { goodsRows: Int32Array.from(c.goodsRows), numGoodsRows: c.numGoodsRows, goodsOov: c.goodsOov } : {}),
     ...(c.itemFields?.length ? { itemFields: c.itemFields.map((f) => ({ ...f, values: Int32Array.from(f.values) })) } : {}),
   };
 }

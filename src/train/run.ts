@@ -57,12 +57,21 @@ export interface RunSpec {
 }
 
 /**
- * The catalog a model is built with: with reg `filter`, the goods-id feature keeps the top-K goods of `train` (the
- * data this model trains on: the selection phase never counts its validation samples).
+ * The catalog a model is built with.
+ *  - reg `filter`: the goods-id feature keeps the top-K goods of `train` (the data this model trains on: the selection
+ *    phase never counts its validation samples); the rest share one row.
+ *  - Otherwise, goods never seen in `train` (an item only in the test split, or a sampled negative nobody trained on)
+ *    share one out-of-vocabulary row, initialized to zero, instead of keeping an untrained random row of their own.
+ *    Catalogs that already map goods through a vocabulary (schema, taobao: OOV row built in) are left as they are.
  */
 export function modelCatalog(catalog: ItemCatalog, train: SampleSet, options: TrainOptions): ItemCatalog {
-  if (options.reg !== 'filter') return catalog;
-  return filterGoods(catalog, goodsRowSampleCounts(train, catalog, options.maxHistory), options.filterTop);
+  if (options.reg === 'filter') {
+    return filterGoods(catalog, goodsRowSampleCounts(train, catalog, options.maxHistory), options.filterTop);
+  }
+  if (catalog.goodsRows) return catalog;
+  const counts = goodsRowSampleCounts(train, catalog, options.maxHistory);
+  if (counts.every((c) => c > 0)) return catalog;
+  return filterGoods(catalog, counts, catalog.numItems);
 }
 
 /** Train a model, evaluate it on the test split, and (with `out`) save checkpoint + metrics.json. */

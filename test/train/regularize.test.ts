@@ -49,3 +49,34 @@ test('mba with a large λ shrinks the goods embeddings compared with no regulari
   assert.deepEqual(mba.metrics.regularization, { reg: 'mba', lambda: 50 });
   assert.ok(norm(mba.model) < 0.8 * norm(none.model), `‖goods‖ ${norm(mba.model)} vs ${norm(none.model)}`);
 });
+
+test('goods never seen in training share one out-of-vocabulary row that starts at zero (no untrained random rows)', async () => {
+  const { modelCatalog } = await import('../../src/train/run.js');
+  const { allocSampleSet } = await import('../../src/data/sample-set.js');
+  const { createModel } = await import('../../src/models/index.js');
+  const attrs = [[0], [1], [0], [1], [0]];
+  const attrOffsets = new Int32Array(6);
+  attrs.forEach((a, i) => (attrOffsets[i + 1] = attrOffsets[i] + a.length));
+  const catalog = { numItems: 5, numAttrs: 2, attrOffsets, attrValues: Int32Array.from(attrs.flat()), itemKeys: ['a', 'b', 'c', 'd', 'e'], attrKeys: ['x', 'y'] };
+  const train = allocSampleSet(2, Int32Array.from([1, 3]));
+  train.items.set([0, 1]);
+  train.histStart.set([0, 1]);
+  train.histLen.set([1, 1]); // seen: 0, 1, 3; never seen: 2, 4
+  const opts = { ...DEFAULT_TRAIN_OPTIONS };
+  const c = modelCatalog(catalog, train, opts);
+  assert.deepEqual(Array.from(c.goodsRows!), [0, 1, 3, 2, 3]);
+  assert.equal(c.numGoodsRows, 4);
+  assert.ok(c.goodsOov);
+  // everything seen: the catalog is left alone (no extra row)
+  const all = allocSampleSet(1, Int32Array.from([1, 2, 3, 4]));
+  all.histLen[0] = 4;
+  assert.equal(modelCatalog(catalog, all, opts), catalog);
+  const model = createModel({ ...config, goodsDim: 4, attrDim: 4 }, { backend: createBackend('js'), catalog: c, seed: 1 });
+  const goods = model.params().find((p) => p.name === 'goods_emb')!;
+  assert.deepEqual(Array.from(goods.value.subarray(12, 16)), [0, 0, 0, 0], 'the OOV row starts at zero');
+  // items 2 and 4 (both unseen, same attribute) are now the same input
+  const batch = { size: 2, T: 1, labels: new Float32Array(2), users: new Int32Array(2), items: Int32Array.from([2, 4]),
+    hist: Int32Array.from([1, 1]), lengths: Int32Array.from([1, 1]), index: new Int32Array(2) };
+  const z = model.forward(batch, 'eval');
+  assert.equal(z[0], z[1]);
+});
