@@ -66,7 +66,7 @@ import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { allocSampleSet } from '../sample-set.js';
 import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
-import { IntColumn, Vocab } from '../vocab.js';
+import { Float64Column, IntColumn, Vocab } from '../vocab.js';
 import { parseJsonOrPython } from '../python-literal.js';
 import { Rng } from '../../util/rng.js';
 import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
@@ -315,18 +315,6 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-class Float64Column {
-  data = new Float64Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-}
 
 const OBJECT_EXPECTED = 'expected a JSON object or Python dict literal';
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

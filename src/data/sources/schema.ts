@@ -104,7 +104,7 @@ import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
 import type { ItemField, SampleField, SampleFieldGroup } from '../fields.js';
 import { FieldVocab, FieldVocabBuilder, validateVocabOptions, type VocabOptions } from '../field-vocab.js';
 import { allocSampleSet } from '../sample-set.js';
-import { IntColumn, Vocab } from '../vocab.js';
+import { Float64Column, IntColumn, Uint8Column, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { readLines } from './amazon-raw.js';
 import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
@@ -492,33 +492,6 @@ function describe(v: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Growable typed columns.
-
-class GrowU8 {
-  data = new Uint8Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint8Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-}
-
-class GrowF64 {
-  data = new Float64Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-}
 
 /** Raw value → temporary id: first-seen ids of a Vocab, or the final hash bucket for hashed fields. */
 class TempField {
@@ -793,19 +766,19 @@ class SchemaBuilder {
   private readonly goodsItems = new Map<string, number>();
   private readonly tupleItems = new Map<string, number>();
   readonly itemKeys: string[] = [];
-  private readonly itemHasGoods = new GrowU8();
+  private readonly itemHasGoods = new Uint8Column();
   private readonly itemCat = new IntColumn(1 << 12);
-  private readonly itemCatCand = new GrowU8();
+  private readonly itemCatCand = new Uint8Column();
   private readonly itemField: IntColumn[];
-  private readonly itemFieldCand: GrowU8[];
+  private readonly itemFieldCand: Uint8Column[];
   // rows
-  readonly labels = new GrowU8();
+  readonly labels = new Uint8Column();
   readonly rowUser = new IntColumn(1 << 16);
   readonly rowItem = new IntColumn(1 << 16);
   readonly histStart = new IntColumn(1 << 16);
   readonly histLen = new IntColumn(1 << 16);
-  readonly rowSplit = new GrowU8();
-  readonly rowTime = new GrowF64();
+  readonly rowSplit = new Uint8Column();
+  readonly rowTime = new Float64Column();
   readonly rowSample: IntColumn[];
   readonly hist = new IntColumn(1 << 16);
   private prevStart = -1;
@@ -897,7 +870,7 @@ class SchemaBuilder {
     this.fields = this.fieldNames.map(temp);
     this.samples = this.sampleNames.map(temp);
     this.itemField = this.fieldNames.map(() => new IntColumn(1 << 12));
-    this.itemFieldCand = this.fieldNames.map(() => new GrowU8());
+    this.itemFieldCand = this.fieldNames.map(() => new Uint8Column());
     this.rowSample = this.sampleNames.map(() => new IntColumn(1 << 16));
     this.fieldVals = this.fieldNames.map(() => '');
     this.sampleVals = this.sampleNames.map(() => '');
@@ -1092,7 +1065,7 @@ class SchemaBuilder {
    * value (no comparison: the per-position cost stays one array read); a candidate value differing from the kept one
    * is counted.
    */
-  private merge(tf: TempField, col: IntColumn, cand: GrowU8, id: number, raw: string, fromCand: boolean): void {
+  private merge(tf: TempField, col: IntColumn, cand: Uint8Column, id: number, raw: string, fromCand: boolean): void {
     const cur = col.data[id];
     if (cur === -1) {
       col.data[id] = tf.id(raw);

@@ -109,7 +109,7 @@ import { allocSampleSet } from '../sample-set.js';
 import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
 import { OOV_KEY, type ItemField, type SampleField, type SampleFieldGroup } from '../fields.js';
 import { FieldVocab, validateVocabOptions, type VocabOptions } from '../field-vocab.js';
-import { IntColumn, Vocab } from '../vocab.js';
+import { Float64Column, IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { readLines } from './amazon-raw.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
@@ -425,18 +425,6 @@ export function taobaoSourceFiles(path: string): string[] {
 // ---------------------------------------------------------------------------------------------------------------------
 // Shared parts: temporary items and samples, then one assembly into the Dataset
 
-class F64Column {
-  data = new Float64Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-}
 
 /** Numeric (cate, brand) keys of behaviour items stay below this. */
 const NUM_KEY_MAX = 2 ** 30;
@@ -571,7 +559,7 @@ class TmpItems {
   readonly brand = new IntColumn(1 << 12);
   readonly campaign = new IntColumn(1 << 12);
   readonly customer = new IntColumn(1 << 12);
-  readonly price = new F64Column();
+  readonly price = new Float64Column();
   /** 'joined': 1 once the ad's features are known (it was a candidate). */
   readonly known = new IntColumn(1 << 12);
   readonly adKeys = new KeyIndex();
