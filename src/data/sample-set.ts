@@ -56,3 +56,21 @@ export function validateDataset(ds: Dataset): void {
   validateSampleSet(ds.train, ds.catalog.numItems, ds.numUsers, `${ds.name} train`, sizes);
   validateSampleSet(ds.test, ds.catalog.numItems, ds.numUsers, `${ds.name} test`, sizes);
 }
+
+/**
+ * Writes a positive (label 1, candidate `pos`) and its paired negative (label 0, candidate `neg`) with the same user and
+ * history slice at rows i and i+1 (the Amazon protocol); returns the next free row.
+ */
+export function putPair(set: SampleSet, i: number, u: number, pos: number, neg: number, start: number, len: number): number {
+  set.labels[i] = 1;
+  set.users[i] = u;
+  set.items[i] = pos;
+  set.histStart[i] = start;
+  set.histLen[i] = len;
+  set.labels[i + 1] = 0;
+  set.users[i + 1] = u;
+  set.items[i + 1] = neg;
+  set.histStart[i + 1] = start;
+  set.histLen[i + 1] = len;
+  return i + 2;
+}

@@ -64,7 +64,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import { allocSampleSet } from '../sample-set.js';
+import { allocSampleSet, putPair } from '../sample-set.js';
 import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
 import { Float64Column, IntColumn, Vocab } from '../vocab.js';
 import { parseJsonOrPython } from '../python-literal.js';
@@ -645,19 +645,6 @@ class AmazonRawBuilder {
   }
 }
 
-function putPair(set: SampleSet, i: number, u: number, pos: number, neg: number, start: number, len: number): number {
-  set.labels[i] = 1;
-  set.users[i] = u;
-  set.items[i] = pos;
-  set.histStart[i] = start;
-  set.histLen[i] = len;
-  set.labels[i + 1] = 0;
-  set.users[i + 1] = u;
-  set.items[i + 1] = neg;
-  set.histStart[i + 1] = start;
-  set.histLen[i + 1] = len;
-  return i + 2;
-}
 
 /** Builds the Dataset synchronously (plain files streamed in chunks; `.gz` decompressed in memory). */
 export function loadAmazonRaw(path: string, opts: AmazonRawOptions = {}): Dataset {

@@ -28,7 +28,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { allocSampleSet } from '../sample-set.js';
+import { allocSampleSet, putPair } from '../sample-set.js';
 import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
@@ -294,16 +294,3 @@ function clip(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-function putPair(set: SampleSet, i: number, u: number, pos: number, neg: number, start: number, len: number): number {
-  set.labels[i] = 1;
-  set.users[i] = u;
-  set.items[i] = pos;
-  set.histStart[i] = start;
-  set.histLen[i] = len;
-  set.labels[i + 1] = 0;
-  set.users[i + 1] = u;
-  set.items[i + 1] = neg;
-  set.histStart[i + 1] = start;
-  set.histLen[i + 1] = len;
-  return i + 2;
-}
