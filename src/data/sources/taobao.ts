@@ -1042,6 +1042,29 @@ const canonical = (s: string): number =>
 const isNull = (s: string): boolean => s === '' || s === 'NULL' || s === 'null';
 
 /** Column indices of `wanted` in a header line; throws naming the file and the missing columns. */
+/**
+ * Reads a comma-separated file with a header naming (at least) `columns`: calls `onRow(fields, col, lineNo)` for every
+ * data line, where `col[k]` is the index of columns[k]. Blank lines are counted; a line with another field count than
+ * the header is a row error `badFieldCountReason`. Returns the number of lines read.
+ */
+async function readCsvTable(file: string, columns: readonly string[], errors: RowErrors, badFieldCountReason: string,
+  onRow: (fields: string[], col: number[], lineNo: number) => void): Promise<number> {
+  let col: number[] = [];
+  let width = 0;
+  return readLines(file, (line, lineNo) => {
+    if (lineNo === 1) {
+      ({ index: col, width } = headerIndex(file, line, columns));
+      return;
+    }
+    if (line.trim() === '') return errors.count('blankLines');
+    const f = line.split(',');
+    if (f.length !== width) {
+      return errors.row(badFieldCountReason, file, lineNo, `expected ${width} comma-separated fields (${columns.join(',')}), got ${f.length}`);
+    }
+    onRow(f, col, lineNo);
+  });
+}
+
 function headerIndex(file: string, line: string, wanted: readonly string[]): { index: number[]; width: number } {
   const names = line.split(',').map((s) => s.trim());
   const missing = wanted.filter((w) => !names.includes(w));
@@ -1193,19 +1216,7 @@ async function loadTianchi(files: Extract<TaobaoFiles, { layout: 'tianchi' }>, c
   const adLine = new IntColumn(1 << 12); // by adKeys index: its line
   {
     const file = files.adFeature;
-    let col: number[] = [];
-    let width = 0;
-    const lines = await readLines(file, (line, lineNo) => {
-      if (lineNo === 1) {
-        ({ index: col, width } = headerIndex(file, line, AD_COLUMNS));
-        return;
-      }
-      if (line.trim() === '') return errors.count('blankLines');
-      const f = line.split(',');
-      if (f.length !== width) {
-        return errors.row('adFeatureBadFieldCount', file, lineNo,
-          `expected ${width} comma-separated fields (${AD_COLUMNS.join(',')}), got ${f.length}`);
-      }
+    const lines = await readCsvTable(file, AD_COLUMNS, errors, 'adFeatureBadFieldCount', (f, col, lineNo) => {
       const [adgroup, cateId, campaign, customer, brandRaw, priceRaw] = col.map((k) => f[k].trim());
       const ids = [['adgroup_id', adgroup], ['cate_id', cateId], ['campaign_id', campaign], ['customer', customer]] as const;
       for (const [k, v] of ids) {
@@ -1251,19 +1262,7 @@ async function loadTianchi(files: Extract<TaobaoFiles, { layout: 'tianchi' }>, c
   const adShown = new Uint8Array(items.adKeys.size);
   {
     const file = files.rawSample;
-    let col: number[] = [];
-    let width = 0;
-    const lines = await readLines(file, (line, lineNo) => {
-      if (lineNo === 1) {
-        ({ index: col, width } = headerIndex(file, line, RAW_COLUMNS));
-        return;
-      }
-      if (line.trim() === '') return errors.count('blankLines');
-      const f = line.split(',');
-      if (f.length !== width) {
-        return errors.row('rawSampleBadFieldCount', file, lineNo,
-          `expected ${width} comma-separated fields (${RAW_COLUMNS.join(',')}), got ${f.length}`);
-      }
+    const lines = await readCsvTable(file, RAW_COLUMNS, errors, 'rawSampleBadFieldCount', (f, col, lineNo) => {
       const user = f[col[0]].trim();
       const timeRaw = f[col[1]].trim();
       const adgroup = f[col[2]].trim();
@@ -1346,20 +1345,8 @@ async function loadTianchi(files: Extract<TaobaoFiles, { layout: 'tianchi' }>, c
   const profileVocabs = PROFILE_FIELDS.map(() => new Vocab());
   {
     const file = files.userProfile;
-    let col: number[] = [];
-    let width = 0;
     let unused = 0;
-    const lines = await readLines(file, (line, lineNo) => {
-      if (lineNo === 1) {
-        ({ index: col, width } = headerIndex(file, line, PROFILE_COLUMNS));
-        return;
-      }
-      if (line.trim() === '') return errors.count('blankLines');
-      const f = line.split(',');
-      if (f.length !== width) {
-        return errors.row('userProfileBadFieldCount', file, lineNo,
-          `expected ${width} comma-separated fields (${PROFILE_COLUMNS.join(',')}), got ${f.length}`);
-      }
+    const lines = await readCsvTable(file, PROFILE_COLUMNS, errors, 'userProfileBadFieldCount', (f, col, lineNo) => {
       const v = col.map((k) => f[k].trim());
       if (!isDigits(v[0])) {
         return errors.row('userProfileBadValues', file, lineNo,
@@ -1688,19 +1675,7 @@ async function loadJoined(files: Extract<TaobaoFiles, { layout: 'joined' | 'samp
   const parts = files.test === null ? [files.train] : [files.train, files.test];
   for (let part = 0; part < parts.length; part++) {
     const file = parts[part];
-    let col: number[] = [];
-    let width = 0;
-    const lines = await readLines(file, (line, lineNo) => {
-      if (lineNo === 1) {
-        ({ index: col, width } = headerIndex(file, line, JOINED_COLUMNS));
-        return;
-      }
-      if (line.trim() === '') return errors.count('blankLines');
-      const f = line.split(',');
-      if (f.length !== width) {
-        return errors.row('joinedBadFieldCount', file, lineNo,
-          `expected ${width} comma-separated fields as in the header, got ${f.length}`);
-      }
+    const lines = await readCsvTable(file, JOINED_COLUMNS, errors, 'joinedBadFieldCount', (f, col, lineNo) => {
       const v = col.map((k) => f[k].trim());
       const [clk, timeRaw, user, adgroup, pid, cateId, campaign, customer, brandRaw, priceRaw] = v;
       const seqRaw = v[v.length - 1];
