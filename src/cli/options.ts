@@ -36,9 +36,9 @@ export function addDataOptions(cmd: Command, required = false): Command {
         .choices(['skip', 'fail'])
         .default('skip'),
     )
-    .option('--min-count <n>', 'schema data: field values seen fewer times in training share the out-of-vocabulary row', intArg('--min-count'))
-    .option('--top-k <n>', 'schema data: keep only the K most frequent values of each field (the rest: out-of-vocabulary)', intArg('--top-k', 0))
-    .option('--hash-buckets <n>', 'schema data: hash every field\'s values into N buckets instead of building vocabularies (id spaces beyond memory)', intArg('--hash-buckets'))
+    .option('--min-count <n>', 'schema and taobao data: field values seen fewer times in training share the out-of-vocabulary row', intArg('--min-count'))
+    .option('--top-k <n>', 'schema and taobao data: keep only the K most frequent values of each field (the rest: out-of-vocabulary)', intArg('--top-k', 0))
+    .option('--hash-buckets <n>', 'schema and taobao data: hash every field\'s values into N buckets instead of building vocabularies (id spaces beyond memory)', intArg('--hash-buckets'))
     .option('--no-cache', 'do not read or write the binary sample cache')
     .option('--validation', "evaluate on a validation split carved from train (each user's most recent training samples) instead of the test split")
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'))
