@@ -117,18 +117,23 @@ test('din train --reg: filter and mba runs record what they did; a filtered mode
 test('din compare --regs: a λ grid chosen on validation, per-epoch curves, Table 4 markdown', () => {
   const out = join(dir, 'cmp-regs');
   const args = ['compare', '--data', 'synthetic:small', '--models', 'base', '--seeds', '1', '--epochs', '2', '--patience', '2', '--no-refit',
-    '--embedding-dim', '8', '--regs', 'none,filter:0,mba', '--grid', 'mba=0.01,1', '--out', out];
+    '--embedding-dim', '8', '--regs', 'none,filter:0,filter,mba', '--grid', 'mba=0.01,1', '--grid', 'filter=20,200', '--out', out];
   const r = din(...args);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /base mba: lambda = (0\.01|1) chosen on validation/);
   const res = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'));
-  assert.deepEqual(res.rows.map((x: { reg: string }) => x.reg), ['none', 'filter', 'mba']);
-  assert.deepEqual(res.rows[1].regParam, { filterTop: 0 });
-  assert.equal(res.search.length, 2);
-  assert.equal(res.search.filter((g: { chosen: boolean }) => g.chosen).length, 1);
-  const chosen = res.search.find((g: { chosen: boolean }) => g.chosen);
-  assert.deepEqual(res.rows[2].regParam, { lambda: chosen.value });
-  assert.ok(chosen.validGauc >= Math.max(...res.search.map((g: { validGauc: number }) => g.validGauc)));
+  assert.deepEqual(res.rows.map((x: { reg: string }) => x.reg), ['none', 'filter', 'filter', 'mba']);
+  assert.deepEqual(res.rows[1].regParam, { filterTop: 0 }, 'filter:0 is fixed, the value-less filter is searched');
+  assert.equal(res.search.length, 4);
+  for (const reg of ['filter', 'mba']) {
+    const grid = res.search.filter((g: { reg: string }) => g.reg === reg);
+    assert.equal(grid.length, 2);
+    assert.equal(grid.filter((g: { chosen: boolean }) => g.chosen).length, 1);
+    const chosen = grid.find((g: { chosen: boolean }) => g.chosen);
+    assert.ok(chosen.validGauc >= Math.max(...grid.map((g: { validGauc: number }) => g.validGauc)));
+    const row = res.rows[reg === 'filter' ? 2 : 3];
+    assert.deepEqual(row.regParam, { [reg === 'filter' ? 'filterTop' : 'lambda']: chosen.value });
+  }
   for (const row of res.rows) {
     assert.equal(row.history[0].length, 2);
     assert.ok(row.history[0].every((h: { testGauc: number; validAuc: number }) => typeof h.testGauc === 'number' && typeof h.validAuc === 'number'));
