@@ -41,6 +41,19 @@ export class FirstOrderTerms {
   private readonly sampleBags: WeightBag[];
   private readonly out: FloatBuf;
   private B = 0;
+  // Lookup emitters of forward (count, then fill), kept as fields so no closure is made per item.
+  private n = 0;
+  private fillIds: Int32Array = new Int32Array(0);
+  private fillRows: Int32Array = new Int32Array(0);
+  private fillK = 0;
+  private fillB = 0;
+  private readonly countOne = (): void => {
+    this.n++;
+  };
+  private readonly put = (r: number): void => {
+    this.fillIds[this.fillK] = r;
+    this.fillRows[this.fillK++] = this.fillB;
+  };
 
   constructor(backend: Backend, readonly prefix: string, readonly catalog: CatalogAttrs,
     readonly sampleFields: readonly SampleField[] = []) {
@@ -90,32 +103,17 @@ export class FirstOrderTerms {
     this.B = B;
     const out = this.out.ensure(B);
     out.fill(this.bias.value[0]);
-    for (const { bag, side, idsOf } of this.parts) {
-      // Two passes over the same items: count the lookups, then fill them.
-      let n = 0;
-      const count = () => void n++;
-      const each = (f: (item: number, b: number) => void) => {
-        for (let b = 0; b < B; b++) {
-          if (side === 'cand') {
-            if (items[b] >= 0) f(items[b], b);
-            continue;
-          }
-          for (let t = 0; t < lengths[b]; t++) {
-            const id = hist[b * T + t];
-            if (id >= 0) f(id, b);
-          }
-        }
-      };
-      each((item) => idsOf(item, count));
-      const { ids, rows } = bag.prepare(n);
-      let k = 0;
-      each((item, b) =>
-        idsOf(item, (r) => {
-          ids[k] = r;
-          rows[k++] = b;
-        }),
-      );
-      bag.forwardAdd(out);
+    for (const part of this.parts) {
+      // Two passes over the same items: count the lookups, then fill them (emitters are instance fields, so the hot
+      // loop allocates nothing).
+      this.n = 0;
+      this.visit(part, items, hist, lengths, B, T, this.countOne);
+      const { ids, rows } = part.bag.prepare(this.n);
+      this.fillIds = ids;
+      this.fillRows = rows;
+      this.fillK = 0;
+      this.visit(part, items, hist, lengths, B, T, this.put);
+      part.bag.forwardAdd(out);
     }
     this.sampleBags.forEach((bag, f) => {
       const col = fieldValues![f];
@@ -129,6 +127,23 @@ export class FirstOrderTerms {
       bag.forwardAdd(out);
     });
     return out;
+  }
+
+  /** Calls part.idsOf for the candidate of each row, or for every valid behaviour, with `fillB` set to the row. */
+  private visit(part: Part, items: ArrayLike<number>, hist: ArrayLike<number>, lengths: ArrayLike<number>, B: number,
+    T: number, emit: (row: number) => void): void {
+    const idsOf = part.idsOf;
+    for (let b = 0; b < B; b++) {
+      this.fillB = b;
+      if (part.side === 'cand') {
+        if (items[b] >= 0) idsOf(items[b], emit);
+        continue;
+      }
+      for (let t = 0; t < lengths[b]; t++) {
+        const id = hist[b * T + t];
+        if (id >= 0) idsOf(id, emit);
+      }
+    }
   }
 
   /** Accumulates gradients for dOut [B] of the last forward. */

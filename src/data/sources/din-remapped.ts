@@ -44,13 +44,14 @@
  *    and a file whose first lines are not this format —, an unreadable file or a corrupt or truncated gzip stream, an
  *    empty train or test split (e.g. every line of the test file malformed; the message shows the first skipped one).
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { constants as zc, gunzipSync } from 'node:zlib';
 import { allocSampleSet } from '../sample-set.js';
 import type { Dataset, ItemCatalog } from '../types.js';
 import { IntColumn } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
+import { listFiles } from '../../util/fs.js';
 import { readLinesSync } from './amazon-raw.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
@@ -132,25 +133,7 @@ export function looksLikeDinRemapped(file: string): boolean {
 }
 
 /** The `.txt[.gz]` files in a directory, sorted ([] if it cannot be read). */
-function txtFilesIn(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => NAME_RE.test(n))
-    .sort()
-    .map((n) => join(dir, n))
-    .filter((f) => {
-      try {
-        return statSync(f).isFile();
-      } catch {
-        return false; // e.g. a dangling symlink
-      }
-    });
-}
+const txtFilesIn = (dir: string): string[] => listFiles(dir, NAME_RE);
 
 function formatFilesIn(dir: string): string[] {
   return txtFilesIn(dir).filter(looksLikeDinRemapped);

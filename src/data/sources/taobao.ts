@@ -111,6 +111,7 @@ import { OOV_KEY, type ItemField, type SampleField, type SampleFieldGroup } from
 import { FieldVocab, validateVocabOptions, type VocabOptions } from '../field-vocab.js';
 import { Float64Column, IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
+import { listFiles } from '../../util/fs.js';
 import { readLines } from './amazon-raw.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
@@ -261,19 +262,7 @@ function sniff(file: string): Sniffed {
   return null;
 }
 
-function dataFilesIn(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => DATA_NAME_RE.test(n))
-    .sort()
-    .map((n) => join(dir, n))
-    .filter(isFileAt);
-}
+const dataFilesIn = (dir: string): string[] => listFiles(dir, DATA_NAME_RE);
 
 function splitPath(path: string): { abs: string; dir: string; isFile: boolean } {
   const abs = resolve(path);
