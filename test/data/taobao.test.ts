@@ -24,6 +24,8 @@ import { tinyConfig } from '../models/fixtures.js';
 import { SHARED_DATA, tmpFixture } from './helpers.js';
 
 const TAOBAO = join(SHARED_DATA, 'fixtures', 'taobao');
+/** Tests on the shared fixtures skip (saying where they looked) when ../shared/data is not beside the repository. */
+const SHARED = existsSync(TAOBAO) ? {} : { skip: `shared fixtures not found at ${TAOBAO}` };
 const hist = (s: SampleSet, i: number): number[] => [...s.histValues.subarray(s.histStart[i], s.histStart[i] + s.histLen[i])];
 const field = (ds: Dataset, name: string) => {
   const k = ds.sampleFields!.findIndex((f) => f.name === name);
@@ -347,7 +349,7 @@ test('taobao tianchi: malformed rows are skipped and counted, or fail with file:
 
 // ---- layout detection -------------------------------------------------------------------------------------------
 
-test('taobao: layout detection, the UserBehavior dataset is recognised and refused', async () => {
+test('taobao: layout detection, the UserBehavior dataset is recognised and refused', SHARED, async () => {
   assert.ok(existsSync(TAOBAO), `shared fixtures at ${TAOBAO}`);
   const ub = join(TAOBAO, 'UserBehavior_head_sample.csv');
   assert.equal(taobaoLayout(join(TAOBAO, 'train_sample.csv')), 'joined');
@@ -400,7 +402,7 @@ test('taobao: layout detection, the UserBehavior dataset is recognised and refus
 
 // ---- the shared fixtures, read in place ---------------------------------------------------------------------------
 
-test('taobao joined: train_sample.csv + test_sample.csv', async () => {
+test('taobao joined: train_sample.csv + test_sample.csv', SHARED, async () => {
   const dir = tmpFixture({});
   symlinkSync(join(TAOBAO, 'train_sample.csv'), join(dir, 'train_sample.csv'));
   symlinkSync(join(TAOBAO, 'test_sample.csv'), join(dir, 'test_sample.csv'));
@@ -435,7 +437,7 @@ test('taobao joined: train_sample.csv + test_sample.csv', async () => {
   await assert.rejects(loadTaobao(join(TAOBAO, 'train_sample.csv'), { testDay: '2017-05-06' }), /train_sample: the train split is empty/);
 });
 
-test('taobao joined: a single file split by testDay; malformed rows', async () => {
+test('taobao joined: a single file split by testDay; malformed rows', SHARED, async () => {
   const head = readFileSync(join(TAOBAO, 'train_sample.csv'), 'utf8').split('\n')[0];
   const row = (clk: number, time: string, user: string, ad: string, seq: string) =>
     `${clk},${time},${user},${ad},430548_1007,5443,160194,864,,3.9,0,3,2,3,,3,0,,${seq}`;
@@ -473,7 +475,7 @@ test('taobao joined: a single file split by testDay; malformed rows', async () =
   await assert.rejects(loadTaobao(missing), /x\.csv: missing column price/);
 });
 
-test('taobao sampled: the DMR alimama file, seeded user split', async () => {
+test('taobao sampled: the DMR alimama file, seeded user split', SHARED, async () => {
   const file = join(TAOBAO, 'alimama_sampled_train.txt');
   const ds = await loadTaobao(file, { seed: 3 });
   validateDataset(ds);
@@ -532,7 +534,7 @@ test('taobao sampled: the DMR alimama file, seeded user split', async () => {
   await assert.rejects(loadTaobao(file, { testFraction: 1 }), /testFraction must be in \(0, 1\), got 1/);
 });
 
-test('taobao sampled: malformed lines skipped or failing', async () => {
+test('taobao sampled: malformed lines skipped or failing', SHARED, async () => {
   const lines = readFileSync(join(TAOBAO, 'alimama_sampled_train.txt'), 'utf8').split('\n').filter((l) => l !== '');
   const f = lines[0].split(',');
   const badMask = [...f];
@@ -572,7 +574,7 @@ test('taobao: vocabFromCounts builds what FieldVocabBuilder builds; price octave
 
 // ---- end to end: a DIN model on the loaded fixture data --------------------------------------------------------
 
-test('taobao: DIN with item fields, behaviour items and user/context fields trains on a batch (finite loss)', async () => {
+test('taobao: DIN with item fields, behaviour items and user/context fields trains on a batch (finite loss)', SHARED, async () => {
   const tianchi = await loadTaobao(tmpFixture(TIANCHI), { maxHistory: 3 });
   for (const ds of [tianchi, await loadTaobao(join(TAOBAO, 'alimama_sampled_train.txt'))]) {
     const model = createModel(tinyConfig({ model: 'din', goodsDim: 4, attrDim: 4 }), {
