@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { loadDataset } from '../data/load.js';
 import { validationSplit } from '../data/split.js';
 import type { Dataset } from '../data/types.js';
+import { isShardDir, openShards, type ShardedDataset } from '../data/shards.js';
 import type { RowErrorPolicy } from '../data/sources/row-errors.js';
 import type { Backend } from '../nn/backend.js';
 import { createBackend } from '../nn/backends.js';
@@ -40,8 +41,28 @@ export function skippedLine(data: Pick<Dataset, 'skipped' | 'skippedExamples'>):
   return `skipped: ${counts.map(([k, n]) => `${k} ${n}`).join(', ')}${eg}`;
 }
 
-/** Loads the data a command asked for, printing what was read and what was skipped. */
-export async function loadData(o: DataRequest): Promise<{ data: Dataset; path?: string }> {
+/**
+ * Loads the data a command asked for, printing what was read and what was skipped. A shard directory (written by
+ * `din data convert`) is opened, not loaded: its samples are read shard by shard by the trainer (`allowShards`).
+ */
+export async function loadData(o: DataRequest, allowShards: true): Promise<{ data: Dataset | ShardedDataset; path?: string }>;
+export async function loadData(o: DataRequest, allowShards?: false): Promise<{ data: Dataset; path?: string }>;
+export async function loadData(o: DataRequest, allowShards = false): Promise<{ data: Dataset | ShardedDataset; path?: string }> {
+  if (o.data && isShardDir(o.data)) {
+    const path = resolve(o.data);
+    if (!allowShards) throw new Error(`${path} is a shard directory (din data convert): this command needs a dataset it can hold in memory; train or evaluate on it with din train / din eval`);
+    if (o.validation) throw new Error(`${path}: --validation does not apply to shards; train with --patience to carve a validation split per shard`);
+    const given = ['format', 'onError', 'minCount', 'topK', 'hashBuckets'].filter((k) => (o as Record<string, unknown>)[k] !== undefined && !(k === 'format' && o.format === 'auto') && !(k === 'onError' && o.onError === 'skip'));
+    if (given.length > 0) throw new Error(`${path}: shards are already converted; --${given.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} apply when converting (din data convert)`);
+    const sd = openShards(path);
+    if (!o.quiet) {
+      log(`data ${sd.name} (${sd.format}, ${sd.shards.length} shards): ${sd.trainSize} train / ${sd.testSize} test samples, ` +
+        `${sd.catalog.numItems} items, ${sd.catalog.numAttrs} attributes, ${sd.numUsers} users`);
+      const skipped = skippedLine(sd);
+      if (skipped !== null) log(skipped);
+    }
+    return { data: sd, path };
+  }
   if (o.onError !== undefined && o.onError !== 'skip' && o.onError !== 'fail') {
     throw new Error(`--on-error must be skip or fail, got "${o.onError}"`);
   }

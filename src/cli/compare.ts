@@ -24,6 +24,7 @@ import {
 import type { RunMetrics } from '../train/run.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { fmt, log } from './common.js';
+import { isShardDir } from '../data/shards.js';
 import { addTrainOptions, intArg } from './options.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/din.js', import.meta.url));
@@ -136,10 +137,11 @@ export function compareCommand(): Command {
     const seeds = parseSeeds(o.seeds);
     const spec = resolveDataPath({ path: o.data, dataset: o.dataset });
     const dataArg = spec.startsWith('synthetic') ? spec : resolve(spec);
-    const format = o.format === 'auto' ? detectFormat(dataArg) : o.format;
+    // A shard directory (din data convert) has its split fixed at conversion: the data seed does not change it.
+    const format = isShardDir(dataArg) ? 'shards' : o.format === 'auto' ? detectFormat(dataArg) : o.format;
     // Under the Amazon protocol the split is fixed (leave-last-out) and the seed only re-draws negatives; elsewhere
     // the data seed defines the split, which stays fixed unless --resample.
-    const dataSeedFor = (seed: number) => (AMAZON_PROTOCOL_FORMATS.includes(format) || o.resample ? seed : o.dataSeed);
+    const dataSeedFor = (seed: number) => ((AMAZON_PROTOCOL_FORMATS as readonly string[]).includes(format) || o.resample ? seed : o.dataSeed);
     const out = resolve(o.out);
     mkdirSync(join(out, 'runs'), { recursive: true });
 

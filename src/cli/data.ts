@@ -1,12 +1,21 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { DATASETS, defaultDataRoot, fetchDataset } from '../data/fetch.js';
+import { detectFormat, loadDatasetWithInfo, resolveDataPath, type DatasetFormat } from '../data/load.js';
+import { convertSchemaToShards } from '../data/sources/schema.js';
+import { writeShardedDataset, type ShardManifest } from '../data/shards.js';
+import { rowErrorPolicy } from '../data/sources/row-errors.js';
+import { addDataOptions, intArg } from './options.js';
+import { log, skippedLine } from './common.js';
+
+/** Default rows per shard of `din data convert`. */
+export const DEFAULT_SHARD_ROWS = 1_000_000;
 
 const ROOT_HELP = 'data root: the dataset goes to <path>/<name> (default: $DIN_DATA_DIR, else ./data)';
 
 /** `din data fetch NAME` and `din data list`. */
 export function dataCommand(): Command {
-  const data = new Command('data').description('download public datasets (fetch) and show which ones din knows (list)');
+  const data = new Command('data').description('download public datasets (fetch), show which ones din knows (list), convert data into shards for logs larger than memory (convert)');
 
   data
     .command('fetch')
@@ -63,6 +72,48 @@ export function dataCommand(): Command {
       }
       lines.push('fetch one with `din data fetch NAME` (--dir to choose the root, --url for a mirror)');
       console.log(lines.join('\n'));
+    });
+
+  const convert = data
+    .command('convert')
+    .description(
+      'convert a dataset into binary SampleSet shards that din train / din eval read one at a time (--data DIR). Schema logs ' +
+        '(CSV/JSONL/Parquet) are streamed chunk by chunk with memory bounded by --shard-rows; other formats are built in memory, then sharded',
+    );
+  addDataOptions(convert);
+  convert
+    .requiredOption('--out <dir>', 'shard directory to write (created; an earlier shard set there is replaced)')
+    .option('--shard-rows <n>', 'samples per shard (and rows held in memory while streaming)', intArg('--shard-rows'), DEFAULT_SHARD_ROWS)
+    .action(async (o) => {
+      const spec = resolveDataPath({ path: o.data, dataset: o.dataset });
+      const src = spec.startsWith('synthetic') ? spec : resolve(spec);
+      const format: DatasetFormat = o.format === 'auto' ? detectFormat(src) : o.format;
+      const progress = o.quiet ? undefined : (m: string) => log(m);
+      const vocab = { minCount: o.minCount, topK: o.topK, hashBuckets: o.hashBuckets };
+      const t0 = performance.now();
+      let m: ShardManifest;
+      if (format === 'schema') {
+        m = await convertSchemaToShards(src, o.out, {
+          shardRows: o.shardRows, seed: o.dataSeed, onError: rowErrorPolicy(o.onError), vocab, onProgress: progress,
+        });
+      } else {
+        const r = await loadDatasetWithInfo({
+          path: src, format, seed: o.dataSeed, noCache: o.cache === false, onError: rowErrorPolicy(o.onError), vocab, onProgress: progress,
+        });
+        if (!o.quiet) log(`${format} is built in memory (${r.dataset.train.size + r.dataset.test.size} samples), then sharded; only schema logs stream`);
+        const seconds = (performance.now() - t0) / 1000;
+        m = writeShardedDataset(o.out, r.dataset, o.shardRows, {
+          source: r.source, rows: r.dataset.train.size + r.dataset.test.size, seconds, streamed: false,
+          peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+        });
+        const skipped = skippedLine(r.dataset);
+        if (skipped !== null && !o.quiet) log(skipped);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      console.log(
+        `${m.name}: ${m.train} train / ${m.test} test samples in ${m.shards.length} shard(s) at ${resolve(o.out)} ` +
+          `(${seconds.toFixed(1)} s, ${Math.round((m.train + m.test) / Math.max(seconds, 1e-9))} samples/s, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB)`,
+      );
     });
 
   return data;

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { loadCheckpoint } from '../train/checkpoint.js';
-import { evaluateModel } from '../train/evaluator.js';
+import { evaluateSource } from '../train/evaluator.js';
+import { testSource } from '../train/trainer.js';
+import { isShardDir } from '../data/shards.js';
 import { backendFrom, fmt, loadData, log } from './common.js';
 import { addDataOptions, intArg } from './options.js';
 
@@ -14,15 +16,18 @@ export function evalCommand(): Command {
     const { model, info, catalog } = loadCheckpoint(o.model, backendFrom(o));
     // Rebuild the data exactly as the run did unless told otherwise.
     const built = info.dataset.buildOptions ?? {};
-    const req = {
+    const dataPath: string | undefined = o.data ?? (o.dataset ? undefined : info.dataset.path);
+    // Shards were converted once: the options they were built with are not load options any more.
+    const sharded = dataPath !== undefined && isShardDir(dataPath);
+    const req = sharded ? { ...o, data: dataPath } : {
       ...o,
-      data: o.data ?? (o.dataset ? undefined : info.dataset.path),
+      data: dataPath,
       dataSeed: o.dataSeed !== 1 ? o.dataSeed : ((built.seed as number | undefined) ?? o.dataSeed),
       validation: o.validation || built.split === 'validation',
       ...((built.vocab as Record<string, number> | undefined) ?? {}),
       onError: o.onError ?? built.onError,
     };
-    const { data } = await loadData(req);
+    const { data } = await loadData(req, true);
     const keysMatch =
       data.catalog.numItems === catalog.numItems && data.catalog.itemKeys.every((k, i) => k === catalog.itemKeys[i]);
     if (!keysMatch) {
@@ -32,7 +37,7 @@ export function evalCommand(): Command {
       );
     }
     const maxHistory = (info.train.maxHistory as number | undefined) ?? 50;
-    const r = evaluateModel(model, data.test, { batchSize: o.batchSize, maxHistory });
+    const r = evaluateSource(model, testSource(data), { batchSize: o.batchSize, maxHistory });
     if (o.json) {
       console.log(JSON.stringify(r, null, 2));
     } else {

@@ -10,7 +10,7 @@ export function trainCommand(): Command {
   addTrainOptions(cmd);
   cmd.option('--out <dir>', 'save model.json, weights.safetensors and metrics.json here');
   cmd.action(async (o) => {
-    const { data, path } = await loadData(o);
+    const { data, path } = await loadData(o, true);
     const config = modelConfigFrom(o);
     const options = trainOptionsFrom(o);
     const backend = backendFrom(o);

@@ -86,11 +86,19 @@ export function cacheFileName(name: string, format: string, key: string): string
 const pad8 = (n: number): number => (n + 7) & ~7;
 
 export function writeDatasetCache(file: string, ds: Dataset): void {
+  writeTypedJson(file, { dataset: ds });
+}
+
+/**
+ * Writes any JSON value whose leaves may be typed arrays in the cache file layout above (atomically). Used for the
+ * dataset cache and for SampleSet shards (./shards.ts).
+ */
+export function writeTypedJson(file: string, value: unknown): void {
   const arrays: AnyTyped[] = [];
   const index = new Map<AnyTyped, number>();
   const entries: ArrayEntry[] = [];
   let payload = 0;
-  const json = JSON.stringify({ dataset: ds }, (_k, v: unknown) => {
+  const json = JSON.stringify(value, (_k, v: unknown) => {
     if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
       const a = v as AnyTyped;
       let k = index.get(a);
@@ -152,7 +160,20 @@ function writeAll(fd: number, b: Uint8Array): void {
 
 /** Reads a cache file written by `writeDatasetCache`; throws (saying why) if it is corrupt, truncated or foreign. */
 export function readDatasetCache(file: string): Dataset {
-  const buf = readFileSync(file);
+  const parsed = readTypedJson(file) as { dataset: Dataset };
+  const ds = parsed?.dataset;
+  if (!ds || !ds.catalog || !ds.train || !ds.test) throw new Error(`${file}: incomplete dataset`);
+  return ds;
+}
+
+/** Reads a file written by `writeTypedJson`; throws (saying why) if it is corrupt, truncated or foreign. */
+export function readTypedJson(file: string): unknown {
+  let buf: Buffer<ArrayBuffer>;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
   if (buf.length < FIXED || buf.toString('latin1', 0, 8) !== MAGIC) throw new Error(`${file}: not a din cache file`);
   const version = buf.readUInt32LE(8);
   if (version !== CACHE_VERSION) throw new Error(`${file}: cache version ${version}, expected ${CACHE_VERSION}`);
@@ -189,10 +210,8 @@ export function readDatasetCache(file: string): Dataset {
       }
     }
     return v;
-  }) as { dataset: Dataset };
-  const ds = parsed.dataset;
-  if (!ds || !ds.catalog || !ds.train || !ds.test) throw new Error(`${file}: incomplete dataset`);
-  return ds;
+  }) as unknown;
+  return parsed;
 }
 
 /** Path of the cache file for these inputs. */

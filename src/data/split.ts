@@ -29,9 +29,20 @@ export function selectSamples(set: SampleSet, keep: (i: number) => boolean): Sam
  * Users with a single training history length keep all their samples in train (nothing to hold out).
  */
 export function validationSplit(ds: Dataset): Dataset {
-  const { train } = ds;
-  const longest = new Int32Array(ds.numUsers).fill(-1);
-  const shortest = new Int32Array(ds.numUsers).fill(0x7fffffff);
+  const { train, test } = validationSplitSet(ds.train, ds.numUsers);
+  return {
+    ...ds,
+    name: `${ds.name}-validation`,
+    train,
+    test,
+    buildOptions: { ...ds.buildOptions, split: 'validation' },
+  };
+}
+
+/** The rule of {@link validationSplit} on one set: { train: kept samples, test: held-out validation samples }. */
+export function validationSplitSet(train: SampleSet, numUsers: number): { train: SampleSet; test: SampleSet } {
+  const longest = new Int32Array(numUsers).fill(-1);
+  const shortest = new Int32Array(numUsers).fill(0x7fffffff);
   for (let i = 0; i < train.size; i++) {
     const u = train.users[i];
     if (train.histLen[i] > longest[u]) longest[u] = train.histLen[i];
@@ -41,11 +52,5 @@ export function validationSplit(ds: Dataset): Dataset {
     const u = train.users[i];
     return longest[u] > shortest[u] && train.histLen[i] === longest[u];
   };
-  return {
-    ...ds,
-    name: `${ds.name}-validation`,
-    train: selectSamples(train, (i) => !held(i)),
-    test: selectSamples(train, held),
-    buildOptions: { ...ds.buildOptions, split: 'validation' },
-  };
+  return { train: selectSamples(train, (i) => !held(i)), test: selectSamples(train, held) };
 }

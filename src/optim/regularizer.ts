@@ -45,7 +45,7 @@ export interface Regularizer {
  * Builds the regularizer of a model's params (the same Param objects every step). `train` and `maxHistory` (the training data as the batcher feeds it)
  * give MBA its counts n_j, computed once here: O(samples + history ids) per table.
  */
-export function createRegularizer(opts: RegularizerOptions, params: Param[], train: SampleSet, maxHistory: number): Regularizer {
+export function createRegularizer(opts: RegularizerOptions, params: Param[], train: SampleSet | Iterable<SampleSet>, maxHistory: number): Regularizer {
   const { reg, lambda, denseL2 } = opts;
   if (!REG_NAMES.includes(reg)) throw new Error(`unknown regularizer "${reg as string}" (expected ${REG_NAMES.join(' | ')})`);
   if (!(Number.isFinite(lambda) && lambda >= 0)) throw new Error(`regularizer ${reg}: lambda must be a number >= 0, got ${lambda}`);
@@ -58,8 +58,21 @@ export function createRegularizer(opts: RegularizerOptions, params: Param[], tra
   if (penalize && reg === 'mba') {
     for (const p of tables) {
       if (!p.countRows) throw new Error(`mba: table "${p.name}" has no occurrence counts (its layer does not provide countRows)`);
-      const n = p.countRows(train, maxHistory);
-      if (n.length !== p.shape[0]) throw new Error(`mba: table "${p.name}" has ${p.shape[0]} rows but ${n.length} counts`);
+    }
+    // Per-sample counts add up over parts (shards): one pass over the parts, every table counted per part.
+    const parts: Iterable<SampleSet> = isSampleSet(train) ? [train] : train;
+    const total = new Map<Param, Float64Array>();
+    for (const set of parts) {
+      for (const p of tables) {
+        const n = p.countRows!(set, maxHistory);
+        if (n.length !== p.shape[0]) throw new Error(`mba: table "${p.name}" has ${p.shape[0]} rows but ${n.length} counts`);
+        const t = total.get(p);
+        if (t === undefined) total.set(p, n);
+        else for (let j = 0; j < n.length; j++) t[j] += n[j];
+      }
+    }
+    for (const p of tables) {
+      const n = total.get(p) ?? new Float64Array(p.shape[0]);
       // A row looked up in training has n_j ≥ 1; the guard only matters for rows unseen in `train`.
       inv.set(p, n.map((c) => 1 / Math.max(c, 1)));
     }
@@ -85,6 +98,10 @@ export function createRegularizer(opts: RegularizerOptions, params: Param[], tra
       }
     },
   };
+}
+
+function isSampleSet(x: SampleSet | Iterable<SampleSet>): x is SampleSet {
+  return typeof (x as SampleSet).size === 'number' && (x as SampleSet).labels instanceof Uint8Array;
 }
 
 /** g[go + i] += c · w[wo + i] for i < n. */

@@ -20,3 +20,32 @@ export function evaluateModel(model: Model, set: SampleSet, opts: { batchSize: n
   const logits = predict(model, set, opts);
   return evaluate(logits, set.labels, set.users);
 }
+
+/** Samples to evaluate: one SampleSet, or parts (shards) produced one at a time. */
+export type EvalSource = SampleSet | (() => Iterable<SampleSet>);
+
+/**
+ * Metrics over a set or over parts read one at a time (sharded data): logits, labels and users of every part are
+ * collected (13 bytes per sample) so AUC and GAUC (grouped by user across parts) are over the whole split.
+ */
+export function evaluateSource(model: Model, src: EvalSource, opts: { batchSize: number; maxHistory: number }): EvalResult {
+  if (typeof src !== 'function') return evaluateModel(model, src, opts);
+  const parts: Array<{ logits: Float64Array; labels: Uint8Array; users: Int32Array }> = [];
+  let n = 0;
+  for (const set of src()) {
+    // copies: a view would keep the whole shard buffer alive
+    parts.push({ logits: predict(model, set, opts), labels: set.labels.slice(), users: set.users.slice() });
+    n += set.size;
+  }
+  const logits = new Float64Array(n);
+  const labels = new Uint8Array(n);
+  const users = new Int32Array(n);
+  let at = 0;
+  for (const p of parts) {
+    logits.set(p.logits, at);
+    labels.set(p.labels, at);
+    users.set(p.users, at);
+    at += p.logits.length;
+  }
+  return evaluate(logits, labels, users);
+}

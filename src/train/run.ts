@@ -1,14 +1,15 @@
 import { join } from 'node:path';
-import { validationSplit } from '../data/split.js';
+import { validationSplit, validationSplitSet } from '../data/split.js';
+import { isSharded, mapShards, type ShardedDataset } from '../data/shards.js';
 import type { Dataset, SampleSet } from '../data/types.js';
 import type { Backend } from '../nn/backend.js';
 import { createModel } from '../models/index.js';
 import type { Model, ModelConfig } from '../models/model.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { catalogToJson, saveCheckpoint } from './checkpoint.js';
-import { evaluateModel, type EvalResult } from './evaluator.js';
+import { evaluateSource, type EvalResult, type EvalSource } from './evaluator.js';
 import type { Progress } from './progress.js';
-import { trainModel, type EpochRecord, type RegularizationRecord, type TrainOptions } from './trainer.js';
+import { testSource, trainModel, trainSize, trainSource, type EpochRecord, type RegularizationRecord, type TrainData, type TrainOptions } from './trainer.js';
 import { filterGoods, goodsRowSampleCounts } from '../data/goods-filter.js';
 import type { ItemCatalog } from '../data/types.js';
 
@@ -45,7 +46,8 @@ export interface RunMetrics {
 }
 
 export interface RunSpec {
-  data: Dataset;
+  /** In memory, or sharded (`din data convert`): trained one shard at a time. */
+  data: TrainData;
   dataPath?: string;
   config: ModelConfig;
   options: TrainOptions;
@@ -64,35 +66,69 @@ export interface RunSpec {
  *    share one out-of-vocabulary row, initialized to zero, instead of keeping an untrained random row of their own.
  *    Catalogs that already map goods through a vocabulary (schema, taobao: OOV row built in) are left as they are.
  */
-export function modelCatalog(catalog: ItemCatalog, train: SampleSet, options: TrainOptions): ItemCatalog {
+export function modelCatalog(catalog: ItemCatalog, train: SampleSet | Iterable<SampleSet>, options: TrainOptions): ItemCatalog {
+  const goodsCounts = (): Float64Array => {
+    if (!(Symbol.iterator in train)) return goodsRowSampleCounts(train, catalog, options.maxHistory);
+    let total: Float64Array | null = null;
+    for (const set of train) {
+      const c = goodsRowSampleCounts(set, catalog, options.maxHistory);
+      if (total === null) total = c;
+      else for (let j = 0; j < c.length; j++) total[j] += c[j];
+    }
+    return total ?? goodsRowSampleCounts({ ...emptySet(), histValues: new Int32Array(0) }, catalog, options.maxHistory);
+  };
   if (options.reg === 'filter') {
-    return filterGoods(catalog, goodsRowSampleCounts(train, catalog, options.maxHistory), options.filterTop);
+    return filterGoods(catalog, goodsCounts(), options.filterTop);
   }
   if (catalog.goodsRows) return catalog;
-  const counts = goodsRowSampleCounts(train, catalog, options.maxHistory);
+  const counts = goodsCounts();
   if (counts.every((c) => c > 0)) return catalog;
   return filterGoods(catalog, counts, catalog.numItems);
+}
+
+function emptySet(): SampleSet {
+  const z = new Int32Array(0);
+  return { size: 0, labels: new Uint8Array(0), users: z, items: z, histStart: z, histLen: z, histValues: z };
+}
+
+/**
+ * The validation split of {@link validationSplit} for in-memory or sharded data: { train without the held-out samples,
+ * the held-out samples }. Sharded: the rule is applied within each shard (a user's longest-history samples of that
+ * shard are held out), read again each time it is needed.
+ */
+function carveValidation(data: TrainData): { train: TrainData; valid: EvalSource } {
+  if (!isSharded(data)) {
+    const split = validationSplit(data);
+    return { train: { ...data, train: split.train }, valid: split.test };
+  }
+  const kept: ShardedDataset = mapShards(data, (p) => ({ train: validationSplitSet(p.train, data.numUsers).train, test: p.test }));
+  const valid = function* (): Generator<SampleSet> {
+    for (let k = 0; k < data.shards.length; k++) {
+      if (data.shards[k].train === 0) continue;
+      const held = validationSplitSet(data.readShard(k).train, data.numUsers).test;
+      if (held.size > 0) yield held;
+    }
+  };
+  return { train: kept, valid };
 }
 
 /** Train a model, evaluate it on the test split, and (with `out`) save checkpoint + metrics.json. */
 export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics } {
   const { data, config, options, backend } = spec;
-  const build = (train: SampleSet) => {
-    const catalog = modelCatalog(data.catalog, train, options);
+  const build = (train: TrainData) => {
+    const catalog = modelCatalog(data.catalog, trainSource(train), options);
     return { catalog, model: createModel(config, { backend, catalog, seed: options.seed, sampleFields: data.sampleFields }) };
   };
   const evaluatedOn = data.buildOptions.split === 'validation' ? 'validation' : 'test';
   let trainData = data;
-  let valid: SampleSet | undefined;
+  let valid: EvalSource | undefined;
   if (options.patience > 0) {
     if (evaluatedOn === 'validation') {
       throw new Error('early stopping carves its own validation split: use either patience or a validation-split evaluation, not both');
     }
-    const split = validationSplit(data);
-    trainData = { ...data, train: split.train };
-    valid = split.test;
+    ({ train: trainData, valid } = carveValidation(data));
   }
-  let built = build(trainData.train);
+  let built = build(trainData);
   let model = built.model;
   const hooks = { log: spec.log, progress: spec.progress, label: spec.label, evalName: evaluatedOn };
   let result = trainModel(model, trainData, options, { ...hooks, valid });
@@ -101,14 +137,14 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     // The held-out samples are each user's most recent training events — the most informative ones for the next
     // event — so after choosing the epoch count on them, train again from scratch on all training data for that many.
     selection = { history: result.history, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, seconds: result.seconds };
-    spec.log?.(`refit: training again on all ${data.train.size} training samples for ${result.bestEpoch} epoch(s)`);
-    built = build(data.train);
+    spec.log?.(`refit: training again on all ${trainSize(data)} training samples for ${result.bestEpoch} epoch(s)`);
+    built = build(data);
     model = built.model;
     result = trainModel(model, data, { ...options, epochs: result.bestEpoch, patience: 0 }, { ...hooks, label: `${config.model} refit` });
     valid = undefined;
   }
   const kept = result.history[result.bestEpoch - 1];
-  const test = kept?.test ?? evaluateModel(model, data.test, { batchSize: options.evalBatchSize, maxHistory: options.maxHistory });
+  const test = kept?.test ?? evaluateSource(model, testSource(data), { batchSize: options.evalBatchSize, maxHistory: options.maxHistory });
   const metrics: RunMetrics = {
     model: config.model,
     dataset: data.name,
@@ -117,7 +153,7 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     test,
     train: {
       samples: result.trainSamples,
-      validationSamples: valid?.size ?? 0,
+      validationSamples: valid === undefined ? 0 : result.validSamples,
       seconds: result.seconds + (selection?.seconds ?? 0),
       samplesPerSecond: result.samplesPerSecond,
       epochs: options.epochs,

@@ -6,7 +6,8 @@ import { sigmoidLogLoss } from '../nn/loss.js';
 import { clipGradNorm, createOptimizer, createRegularizer, learningRate, type Optimizer, type OptimizerName, type RegName, type Regularizer } from '../optim/index.js';
 import { BehaviourDropout } from '../data/id-dropout.js';
 import { Rng } from '../util/rng.js';
-import { evaluateModel, type EvalResult } from './evaluator.js';
+import { evaluateSource, type EvalResult, type EvalSource } from './evaluator.js';
+import { isSharded, testParts, trainParts, type ShardedDataset } from '../data/shards.js';
 import { createProgress, type Progress } from './progress.js';
 
 export interface TrainOptions {
@@ -111,6 +112,8 @@ export interface TrainResult {
   seconds: number;
   samplesPerSecond: number;
   trainSamples: number;
+  /** Validation samples evaluated per epoch (0 without a validation set). */
+  validSamples: number;
   /** What the regularizer did (dropout: behaviours seen/dropped over all epochs). */
   regularization: RegularizationRecord;
 }
@@ -131,8 +134,51 @@ export interface TrainHooks {
   label?: string;
   /** Name of the evaluated split in log lines ("test" or "validation"). */
   evalName?: string;
-  /** Validation set monitored for early stopping (opts.patience > 0). */
-  valid?: SampleSet;
+  /** Validation set monitored for early stopping (opts.patience > 0); parts read one at a time for sharded data. */
+  valid?: EvalSource;
+}
+
+/** Training data: in memory, or shards read one at a time (./shards.ts). */
+export type TrainData = Dataset | ShardedDataset;
+
+export function trainSize(d: TrainData): number {
+  return isSharded(d) ? d.trainSize : d.train.size;
+}
+
+/** The training samples as the regularizer and catalog counts see them: one set, or every shard's part in turn. */
+export function trainSource(d: TrainData): SampleSet | Iterable<SampleSet> {
+  return isSharded(d) ? { [Symbol.iterator]: () => trainParts(d) } : d.train;
+}
+
+export function testSource(d: TrainData): EvalSource {
+  return isSharded(d) ? () => testParts(d) : d.test;
+}
+
+/**
+ * Per-shard shuffle seed: the run's seed mixed with the shard index (the batcher mixes in the epoch), so every shard
+ * and epoch has its own order. Shard 0 keeps the run's seed: one shard trains exactly like the in-memory set.
+ */
+function shardSeed(seed: number, k: number): number {
+  return (seed ^ Math.imul(k, 0x85ebca6b)) >>> 0;
+}
+
+/**
+ * The batches of one epoch. In memory: one Batcher over the training set. Sharded: the shards in a seeded random
+ * order (a new one each epoch), each shuffled within itself; one shard's samples in memory at a time.
+ */
+function* epochBatches(data: TrainData, single: Batcher | null, opts: TrainOptions, epoch: number): Generator<Batch> {
+  if (single !== null) {
+    yield* single.epoch(epoch);
+    return;
+  }
+  const sd = data as ShardedDataset;
+  const order = Array.from({ length: sd.shards.length }, (_, k) => k);
+  new Rng((opts.seed ^ Math.imul(epoch + 1, 0x27d4eb2f)) >>> 0).shuffle(order);
+  for (const k of order) {
+    if (sd.shards[k].train === 0) continue;
+    const set = sd.readShard(k).train;
+    yield* new Batcher(set, { batchSize: opts.batchSize, maxHistory: opts.maxHistory, shuffle: true, seed: shardSeed(opts.seed, k) }).epoch(epoch);
+  }
 }
 
 /**
@@ -153,7 +199,7 @@ export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: 
   return loss;
 }
 
-export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hooks: TrainHooks = {}): TrainResult {
+export function trainModel(model: Model, data: TrainData, opts: TrainOptions, hooks: TrainHooks = {}): TrainResult {
   const log = hooks.log ?? (() => {});
   const progress = hooks.progress ?? createProgress({ quiet: true });
   const evalEachEpoch = hooks.evalEachEpoch ?? true;
@@ -161,15 +207,17 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
   if (opts.patience > 0 && !valid) throw new Error('early stopping (patience > 0) needs a validation set');
   const evalOpts = { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory };
   const optimizer = createOptimizer(opts.optimizer);
-  const batcher = new Batcher(data.train, {
+  const batcher = isSharded(data) ? null : new Batcher(data.train, {
     batchSize: opts.batchSize,
     maxHistory: opts.maxHistory,
     shuffle: true,
     seed: opts.seed,
   });
+  const nTrain = trainSize(data);
+  const test = testSource(data);
   const dLogits = model.backend.alloc(opts.batchSize);
   const lambda = opts.lambda ?? defaultLambda(opts.reg);
-  const reg = createRegularizer({ reg: opts.reg, lambda, denseL2: opts.denseL2 }, model.params(), data.train, opts.maxHistory);
+  const reg = createRegularizer({ reg: opts.reg, lambda, denseL2: opts.denseL2 }, model.params(), trainSource(data), opts.maxHistory);
   const dropout = opts.reg === 'dropout' ? new BehaviourDropout(opts.dropoutRate, new Rng(opts.seed).fork(7)) : null;
   const history: EpochRecord[] = [];
   let trainSeconds = 0;
@@ -179,12 +227,12 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     const lr = learningRate(opts.lr, opts.lrDecay, epoch);
     const label = `${hooks.label ?? model.config.model} epoch ${epoch + 1}/${opts.epochs}`;
-    progress.start(data.train.size, label);
+    progress.start(nTrain, label);
     const t0 = performance.now();
     let lossSum = 0;
     let seen = 0;
     let step = 0;
-    for (const batch of batcher.epoch(epoch)) {
+    for (const batch of epochBatches(data, batcher, opts, epoch)) {
       dropout?.apply(batch);
       const loss = trainStep(model, batch, optimizer, lr, opts.clipNorm, dLogits, reg);
       if (!Number.isFinite(loss)) {
@@ -205,8 +253,8 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
       seconds,
       samplesPerSecond: seen / seconds,
     };
-    if (valid) rec.valid = evaluateModel(model, valid, evalOpts);
-    if (evalEachEpoch) rec.test = evaluateModel(model, data.test, evalOpts);
+    if (valid) rec.valid = evaluateSource(model, valid, evalOpts);
+    if (evalEachEpoch) rec.test = evaluateSource(model, test, evalOpts);
     history.push(rec);
     const show = (name: string, r: EvalResult | undefined) =>
       r ? ` | ${name} gauc ${r.gauc.toFixed(4)} auc ${r.auc.toFixed(4)} logloss ${r.logloss.toFixed(4)}` : '';
@@ -232,7 +280,7 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
     bestEpoch = best.epoch;
     log(`restored the weights of epoch ${best.epoch} (best validation ${monitoredName(history[0].valid!)} ${best.gauc.toFixed(4)})`);
   }
-  const trainSamples = data.train.size;
+  const trainSamples = nTrain;
   return {
     history,
     bestEpoch,
@@ -240,6 +288,7 @@ export function trainModel(model: Model, data: Dataset, opts: TrainOptions, hook
     seconds: trainSeconds,
     samplesPerSecond: (trainSamples * history.length) / Math.max(trainSeconds, 1e-9),
     trainSamples,
+    validSamples: history[0]?.valid?.samples ?? 0,
     regularization: {
       reg: opts.reg,
       ...(opts.reg === 'mba' || opts.reg === 'difacto' || opts.reg === 'l2' ? { lambda } : {}),

@@ -200,6 +200,24 @@ test('din train on a schema-described CSV log (item, user and context fields) â†
   const ev = din('eval', '--model', out, '--json');
   assert.equal(ev.code, 0, ev.err);
   assert.equal(JSON.parse(ev.out).auc, m.test.auc);
+  // the same log converted into shards (streamed, 150 rows each): trained shard by shard, same data, same model
+  const shards = join(dir, 'shards');
+  const cv = din('data', 'convert', '--data', join(d, 'log.json'), '--min-count', '2', '--shard-rows', '150', '--out', shards);
+  assert.equal(cv.code, 0, cv.err);
+  assert.match(cv.out, /600 train \/ 200 test samples in \d+ shard\(s\)/);
+  const outS = join(dir, 'run-shards');
+  const ts = din('train', '--data', shards, '--model', 'din', '--epochs', '2', '--embedding-dim', '8', '--out', outS);
+  assert.equal(ts.code, 0, ts.err);
+  assert.match(ts.err, /shards\): 600 train \/ 200 test samples/);
+  const ms = JSON.parse(readFileSync(join(outS, 'metrics.json'), 'utf8'));
+  assert.equal(ms.test.samples, 200);
+  assert.ok(Math.abs(ms.test.auc - m.test.auc) < 0.05, `shards auc ${ms.test.auc} vs in-memory ${m.test.auc}`);
+  const es = din('eval', '--model', outS, '--json');
+  assert.equal(es.code, 0, es.err);
+  assert.equal(JSON.parse(es.out).auc, ms.test.auc);
+  const again = din('train', '--data', shards, '--min-count', '3', '--epochs', '1');
+  assert.notEqual(again.code, 0);
+  assert.match(again.err, /shards are already converted; --min-count apply when converting/);
   const bad = din('train', '--data', 'synthetic:small', '--hash-buckets', '10', '--epochs', '1');
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /apply to sources that build field vocabularies \(schema, taobao\); synthetic builds its own/);

@@ -80,7 +80,10 @@
  *    (split by time: not a number or date), `unequalSequenceLengths`, `emptyItems` (a candidate or behaviour with
  *    no goods id and no field value). Counted, never errors: `blankLines`, `itemValueConflicts`.
  *
- * Memory: rows are streamed (CSV/JSONL in 1 MiB chunks; Parquet one row group at a time). Held until the Dataset
+ * Memory (`loadSchemaDataset`, the whole Dataset in memory): rows are streamed (CSV/JSONL in 1 MiB chunks; Parquet
+ * one row group at a time). Logs larger than memory go through `convertSchemaToShards` instead (`din data convert`):
+ * the same rows, ids and vocabularies, written as SampleSet shards with only one chunk of rows in memory (see its
+ * comment for the bound). Held until the Dataset
  * is built: per row a label byte, user / candidate / history start / length / split (Int32 or byte) and one Int32 per
  * sample field (plus a Float64 time for a time split); 4 bytes per kept behaviour position (repeated histories
  * shared); per item its key string, one Int32 for the category and per item field; the distinct raw strings of
@@ -93,8 +96,8 @@
  * not re-parsed); JSONL (545 MB, random histories) 27k rows/s; Parquet (200k rows) 18k rows/s. Peak RSS 280–375 MB.
  * The cost is dominated by the goods-id lookup of every behaviour position (a Map of 200k strings; memory-bound).
  */
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, extname, resolve } from 'node:path';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -104,6 +107,8 @@ import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
 import type { ItemField, SampleField, SampleFieldGroup } from '../fields.js';
 import { FieldVocab, FieldVocabBuilder, validateVocabOptions, type VocabOptions } from '../field-vocab.js';
 import { allocSampleSet } from '../sample-set.js';
+import { readTypedJson, writeTypedJson } from '../cache.js';
+import { ShardWriter, type ShardManifest } from '../shards.js';
 import { Float64Column, IntColumn, Uint8Column, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { readLines } from './amazon-raw.js';
@@ -772,15 +777,21 @@ class SchemaBuilder {
   private readonly itemField: IntColumn[];
   private readonly itemFieldCand: Uint8Column[];
   // rows
-  readonly labels = new Uint8Column();
-  readonly rowUser = new IntColumn(1 << 16);
-  readonly rowItem = new IntColumn(1 << 16);
-  readonly histStart = new IntColumn(1 << 16);
-  readonly histLen = new IntColumn(1 << 16);
-  readonly rowSplit = new Uint8Column();
-  readonly rowTime = new Float64Column();
-  readonly rowSample: IntColumn[];
-  readonly hist = new IntColumn(1 << 16);
+  // rows of the current chunk (all rows when not streaming; see takeChunk)
+  labels = new Uint8Column();
+  rowUser = new IntColumn(1 << 16);
+  rowItem = new IntColumn(1 << 16);
+  histStart = new IntColumn(1 << 16);
+  histLen = new IntColumn(1 << 16);
+  rowSplit = new Uint8Column();
+  rowTime = new Float64Column();
+  rowSample: IntColumn[];
+  hist = new IntColumn(1 << 16);
+  /** Rows committed before the current chunk. */
+  rowsBefore = 0;
+  /** Streaming: hand the rows to `onChunk` whenever the current chunk reaches this many (see convertSchemaToShards). */
+  chunkRows = Infinity;
+  onChunk: ((chunk: RowChunk) => void) | null = null;
   private prevStart = -1;
   private prevLen = -1;
   truncated = 0;
@@ -1012,6 +1023,37 @@ class SchemaBuilder {
     this.prevLen = kept;
     this.histLen.push(kept);
     for (let k = 0; k < sampleVals.length; k++) this.rowSample[k].push(this.samples[k].id(sampleVals[k]));
+    if (this.labels.length >= this.chunkRows && this.onChunk !== null) this.onChunk(this.takeChunk());
+  }
+
+  /** The rows of the current chunk (temporary sample-field ids, split as known so far); starts a new chunk. */
+  takeChunk(): RowChunk {
+    const timed = this.split !== undefined && this.split.by === 'time';
+    const chunk: RowChunk = {
+      first: this.rowsBefore,
+      labels: this.labels.data.slice(0, this.labels.length),
+      users: this.rowUser.toArray(),
+      items: this.rowItem.toArray(),
+      histStart: this.histStart.toArray(),
+      histLen: this.histLen.toArray(),
+      hist: this.hist.toArray(),
+      split: this.rowSplit.data.slice(0, this.rowSplit.length),
+      time: timed ? this.rowTime.data.slice(0, this.rowTime.length) : null,
+      samples: this.rowSample.map((c) => c.toArray()),
+    };
+    this.rowsBefore += chunk.labels.length;
+    this.labels = new Uint8Column();
+    this.rowUser = new IntColumn(1 << 16);
+    this.rowItem = new IntColumn(1 << 16);
+    this.histStart = new IntColumn(1 << 16);
+    this.histLen = new IntColumn(1 << 16);
+    this.rowSplit = new Uint8Column();
+    this.rowTime = new Float64Column();
+    this.rowSample = this.sampleNames.map(() => new IntColumn(1 << 16));
+    this.hist = new IntColumn(1 << 16);
+    this.prevStart = -1; // histories are shared within a chunk only
+    this.prevLen = -1;
+    return chunk;
   }
 
   /** The item of a candidate or behaviour position (creating it), merging its category and field values. */
@@ -1088,54 +1130,98 @@ class SchemaBuilder {
 
   // ---- the Dataset ----
 
-  build(seed: number): Dataset {
-    const { schema } = this;
-    const n = this.labels.length;
-    const split = this.rowSplit.data;
+  /**
+   * The test-user flags of a split by user (null for other splits): round(f·users) users drawn by a seeded shuffle.
+   * Needs every user, so it is decided after all rows are read; the same for the in-memory and the streaming build.
+   */
+  userTestFlags(seed: number): Uint8Array | null {
+    const sp = this.split;
+    if (sp === undefined || sp.by !== 'user') return null;
+    const U = this.users.size;
+    const perm = new Rng(seed).shuffle(Array.from({ length: U }, (_, i) => i));
+    const nTest = clampTest(Math.round(sp.testFraction * U), U);
+    const testUser = new Uint8Array(U);
+    for (let k = 0; k < nTest; k++) testUser[perm[k]] = 1;
+    return testUser;
+  }
+
+  /** Final split of a chunk's rows, in place: by user (flags) or by time fraction (needs all rows: in-memory only). */
+  applySplit(chunk: RowChunk, testUser: Uint8Array | null): void {
+    const n = chunk.labels.length;
+    const split = chunk.split;
     const sp = this.split;
     if (sp !== undefined && sp.by === 'time' && sp.testFraction !== undefined) {
+      if (chunk.first !== 0 || this.labels.length > 0) throw new Error(`${this.schema.path}: a time split by testFraction needs all rows at once`);
       const order = Array.from({ length: n }, (_, i) => i);
-      const t = this.rowTime.data;
+      const t = chunk.time!;
       order.sort((a, b) => t[a] - t[b] || a - b);
       const nTest = clampTest(Math.round(sp.testFraction * n), n);
       for (let k = 0; k < n; k++) split[order[k]] = k >= n - nTest ? TEST : TRAIN;
-    } else if (sp !== undefined && sp.by === 'user') {
-      const U = this.users.size;
-      const perm = new Rng(seed).shuffle(Array.from({ length: U }, (_, i) => i));
-      const nTest = clampTest(Math.round(sp.testFraction * U), U);
-      const testUser = new Uint8Array(U);
-      for (let k = 0; k < nTest; k++) testUser[perm[k]] = 1;
-      for (let r = 0; r < n; r++) split[r] = testUser[this.rowUser.data[r]] ? TEST : TRAIN;
+    } else if (testUser !== null) {
+      for (let r = 0; r < n; r++) split[r] = testUser[chunk.users[r]] ? TEST : TRAIN;
     }
-    let nTrain = 0;
-    for (let r = 0; r < n; r++) if (split[r] === TRAIN) nTrain++;
-    const nTest = n - nTrain;
-    if (nTrain === 0 || nTest === 0) {
-      const which = nTrain === 0 ? 'training' : 'test';
-      const how = sp === undefined ? `in the ${which} files` : `after the split ${JSON.stringify(sp)}`;
-      throw new Error(`${schema.path}: no ${which} rows ${how}${this.errors.hint()}`);
-    }
-    for (const msg of this.errors.firsts()) this.progress(`schema: skipped ${msg}`);
+  }
 
-    // ---- training occurrences per item: count and first position (candidate, then kept behaviours, per row) ----
+  /** Counts of training occurrences (items, sample-field values) and their first positions, over chunks in row order. */
+  newCounter(): SchemaCounter {
     const numItems = this.itemKeys.length;
-    const itemCount = new Float64Array(numItems);
-    const itemFirst = new Float64Array(numItems).fill(Infinity);
-    const items = this.rowItem.data;
-    const hs = this.histStart.data;
-    const hl = this.histLen.data;
-    const hv = this.hist.data;
-    let occ = 0;
+    return {
+      itemCount: new Float64Array(numItems),
+      itemFirst: new Float64Array(numItems).fill(Infinity),
+      occ: 0,
+      sampleCount: this.samples.map((tf) => new Float64Array(tf.hashed !== null ? tf.hashed.size : tf.vocab.size)),
+      sampleFirst: this.samples.map((tf) => new Float64Array(tf.hashed !== null ? tf.hashed.size : tf.vocab.size).fill(Infinity)),
+      trainRows: 0,
+      testRows: 0,
+    };
+  }
+
+  /** Adds a (split) chunk's training rows to the counter: candidate, then kept behaviours, per row. */
+  count(c: SchemaCounter, chunk: RowChunk): void {
+    const { itemCount, itemFirst } = c;
+    const { items, histStart: hs, histLen: hl, hist: hv, split } = chunk;
+    const n = chunk.labels.length;
+    let occ = c.occ;
     const see = (it: number) => {
       if (itemCount[it] === 0) itemFirst[it] = occ;
       itemCount[it]++;
       occ++;
     };
     for (let r = 0; r < n; r++) {
-      if (split[r] !== TRAIN) continue;
+      if (split[r] !== TRAIN) {
+        c.testRows++;
+        continue;
+      }
+      c.trainRows++;
       see(items[r]);
       for (let p = hs[r], e = hs[r] + hl[r]; p < e; p++) see(hv[p]);
     }
+    c.occ = occ;
+    for (let k = 0; k < this.samples.length; k++) {
+      const col = chunk.samples[k];
+      const counts = c.sampleCount[k];
+      const first = c.sampleFirst[k];
+      for (let r = 0; r < n; r++) {
+        if (split[r] !== TRAIN) continue;
+        const t = col[r];
+        if (counts[t] === 0) first[t] = chunk.first + r;
+        counts[t]++;
+      }
+    }
+  }
+
+  /** Vocabularies and the catalog from the training counts. Throws when a split has no rows. */
+  finishTables(c: SchemaCounter): SchemaTables {
+    const { schema } = this;
+    const sp = this.split;
+    if (c.trainRows === 0 || c.testRows === 0) {
+      const which = c.trainRows === 0 ? 'training' : 'test';
+      const how = sp === undefined ? `in the ${which} files` : `after the split ${JSON.stringify(sp)}`;
+      throw new Error(`${schema.path}: no ${which} rows ${how}${this.errors.hint()}`);
+    }
+    for (const msg of this.errors.firsts()) this.progress(`schema: skipped ${msg}`);
+    const numItems = this.itemKeys.length;
+    const { itemCount, itemFirst } = c;
 
     // ---- goods → goodsRows ----
     const goodsList: number[] = [];
@@ -1197,45 +1283,10 @@ class SchemaBuilder {
     const sampleFields: SampleField[] = [];
     const sampleMaps: Array<Int32Array | null> = [];
     this.samples.forEach((tf, k) => {
-      const size = tf.hashed !== null ? tf.hashed.size : tf.vocab.size;
-      const counts = new Float64Array(size);
-      const first = new Float64Array(size).fill(Infinity);
-      const col = this.rowSample[k].data;
-      for (let r = 0; r < n; r++) {
-        if (split[r] !== TRAIN) continue;
-        const t = col[r];
-        if (counts[t] === 0) first[t] = r;
-        counts[t]++;
-      }
-      const { vocab, map } = tf.finish(counts, first);
+      const { vocab, map } = tf.finish(c.sampleCount[k], c.sampleFirst[k]);
       sampleFields.push({ ...vocab.field(), group: this.sampleGroups[k] });
       sampleMaps.push(map);
     });
-
-    // ---- sample sets (file order within each split), sharing one histValues ----
-    const histValues = this.hist.toArray();
-    const mk = (which: number, size: number): SampleSet => {
-      const set = allocSampleSet(size, histValues);
-      if (sampleFields.length > 0) set.fieldValues = sampleFields.map(() => new Int32Array(size));
-      let j = 0;
-      for (let r = 0; r < n; r++) {
-        if (split[r] !== which) continue;
-        set.labels[j] = this.labels.data[r];
-        set.users[j] = this.rowUser.data[r];
-        set.items[j] = items[r];
-        set.histStart[j] = hs[r];
-        set.histLen[j] = hl[r];
-        for (let k = 0; k < sampleFields.length; k++) {
-          const t = this.rowSample[k].data[r];
-          const m = sampleMaps[k];
-          set.fieldValues![k][j] = m === null ? t : m[t];
-        }
-        j++;
-      }
-      return set;
-    };
-    const train = mk(TRAIN, nTrain);
-    const test = mk(TEST, nTest);
 
     const catalog: ItemCatalog = {
       numItems,
@@ -1248,11 +1299,49 @@ class SchemaBuilder {
       attrKeys,
       ...(itemFields.length > 0 ? { itemFields } : {}),
     };
-    const goodsItems = goodsList.length;
+    return { catalog, sampleFields, sampleMaps, goodsItems: goodsList.length };
+  }
+
+  /** The train and test SampleSets of a split chunk (file order within each), sharing the chunk's histValues. */
+  sets(chunk: RowChunk, t: SchemaTables): { train: SampleSet; test: SampleSet } {
+    const { split, labels, users, items, histStart: hs, histLen: hl } = chunk;
+    const n = labels.length;
+    const { sampleFields, sampleMaps } = t;
+    let nTrain = 0;
+    for (let r = 0; r < n; r++) if (split[r] === TRAIN) nTrain++;
+    const mk = (which: number, size: number): SampleSet => {
+      const set = allocSampleSet(size, chunk.hist);
+      if (sampleFields.length > 0) set.fieldValues = sampleFields.map(() => new Int32Array(size));
+      let j = 0;
+      for (let r = 0; r < n; r++) {
+        if (split[r] !== which) continue;
+        set.labels[j] = labels[r];
+        set.users[j] = users[r];
+        set.items[j] = items[r];
+        set.histStart[j] = hs[r];
+        set.histLen[j] = hl[r];
+        for (let k = 0; k < sampleFields.length; k++) {
+          const v = chunk.samples[k][r];
+          const m = sampleMaps[k];
+          set.fieldValues![k][j] = m === null ? v : m[v];
+        }
+        j++;
+      }
+      return set;
+    };
+    return { train: mk(TRAIN, nTrain), test: mk(TEST, n - nTrain) };
+  }
+
+  /** The dataset without its samples (catalog, users, fields, counts, options, stats). */
+  head(seed: number, t: SchemaTables, c: SchemaCounter, historyPositions: number): Omit<Dataset, 'train' | 'test'> {
+    const { schema } = this;
+    const { catalog, sampleFields, goodsItems } = t;
+    const numItems = catalog.numItems;
+    const n = c.trainRows + c.testRows;
     this.progress(
-      `schema ${schema.name}: ${n} rows (${nTrain} train, ${nTest} test), ${this.users.size} users, ${numItems} items ` +
-        `(${numItems - goodsItems} without goods id), ${goodsVocab.size} goods rows, ${attrKeys.length} categories` +
-        (itemFields.length ? `, item fields ${itemFields.map((f) => `${f.name} ${f.size}`).join(', ')}` : '') +
+      `schema ${schema.name}: ${n} rows (${c.trainRows} train, ${c.testRows} test), ${this.users.size} users, ${numItems} items ` +
+        `(${numItems - goodsItems} without goods id), ${catalog.numGoodsRows} goods rows, ${catalog.numAttrs} categories` +
+        (catalog.itemFields?.length ? `, item fields ${catalog.itemFields.map((f) => `${f.name} ${f.size}`).join(', ')}` : '') +
         (sampleFields.length ? `, sample fields ${sampleFields.map((f) => `${f.name} ${f.size}`).join(', ')}` : ''),
     );
     return {
@@ -1261,8 +1350,6 @@ class SchemaBuilder {
       catalog,
       numUsers: this.users.size,
       userKeys: this.users.keys,
-      train,
-      test,
       ...(sampleFields.length > 0 ? { sampleFields } : {}),
       skipped: this.errors.skipped,
       skippedExamples: this.errors.examples(),
@@ -1272,20 +1359,63 @@ class SchemaBuilder {
       },
       stats: {
         rows: n,
-        trainRows: nTrain,
-        testRows: nTest,
+        trainRows: c.trainRows,
+        testRows: c.testRows,
         users: this.users.size,
         items: numItems,
         goodsItems,
         goodslessItems: numItems - goodsItems,
-        goodsRows: goodsVocab.size,
-        categories: attrKeys.length,
-        historyPositions: histValues.length,
+        goodsRows: catalog.numGoodsRows!,
+        categories: catalog.numAttrs,
+        historyPositions,
         sharedHistories: this.shared,
         truncatedHistories: this.truncated,
       },
     };
   }
+
+  /** The whole Dataset in memory (every row is in the current chunk). */
+  build(seed: number): Dataset {
+    const chunk = this.takeChunk();
+    this.applySplit(chunk, this.userTestFlags(seed));
+    const c = this.newCounter();
+    this.count(c, chunk);
+    const t = this.finishTables(c);
+    const { train, test } = this.sets(chunk, t);
+    return { ...this.head(seed, t, c, chunk.hist.length), train, test };
+  }
+}
+
+/** Rows of one chunk as read (item ids final; sample-field ids temporary until the vocabularies are built). */
+export interface RowChunk {
+  /** Index of the chunk's first row among all committed rows. */
+  first: number;
+  labels: Uint8Array;
+  users: Int32Array;
+  items: Int32Array;
+  histStart: Int32Array;
+  histLen: Int32Array;
+  hist: Int32Array;
+  split: Uint8Array;
+  time: Float64Array | null;
+  samples: Int32Array[];
+}
+
+interface SchemaCounter {
+  itemCount: Float64Array;
+  itemFirst: Float64Array;
+  occ: number;
+  sampleCount: Float64Array[];
+  sampleFirst: Float64Array[];
+  trainRows: number;
+  testRows: number;
+}
+
+interface SchemaTables {
+  catalog: ItemCatalog;
+  sampleFields: SampleField[];
+  sampleMaps: Array<Int32Array | null>;
+  goodsItems: number;
 }
 
 function clampTest(k: number, n: number): number {
@@ -1422,19 +1552,106 @@ async function readParquet(b: SchemaBuilder, f: SchemaDataFile): Promise<number>
   return total;
 }
 
-/** Reads the schema and its data files and builds the Dataset (see the file header). */
-export async function loadSchemaDataset(schemaPath: string, opts: SchemaLoadOptions = {}): Promise<Dataset> {
-  const schema = readSchema(schemaPath);
-  const seed = opts.seed ?? 1;
-  const b = new SchemaBuilder(schema, opts);
-  const progress = opts.onProgress ?? (() => {});
+/** Feeds every data file of the schema to the builder, in order. */
+async function readAll(b: SchemaBuilder, schema: DataSchema, progress: (msg: string) => void): Promise<number> {
   checkFilesExist(schema);
+  let total = 0;
   for (const f of schema.files) {
     b.beginFile(f);
     const t0 = performance.now();
     const lines = f.format === 'csv' ? await readCsv(b, f, schema.spec) : f.format === 'jsonl' ? await readJsonl(b, f) : await readParquet(b, f);
     const sec = (performance.now() - t0) / 1000;
+    total += lines;
     progress(`schema: ${b.fileRows} rows read from ${basename(f.path)} in ${sec.toFixed(1)} s (${Math.round(lines / Math.max(sec, 1e-9))} rows/s)`);
   }
-  return b.build(seed);
+  return total;
+}
+
+/** Reads the schema and its data files and builds the Dataset (see the file header). */
+export async function loadSchemaDataset(schemaPath: string, opts: SchemaLoadOptions = {}): Promise<Dataset> {
+  const schema = readSchema(schemaPath);
+  const b = new SchemaBuilder(schema, opts);
+  await readAll(b, schema, opts.onProgress ?? (() => {}));
+  return b.build(opts.seed ?? 1);
+}
+
+export interface SchemaConvertOptions extends SchemaLoadOptions {
+  /** Rows per shard (and per chunk held in memory while reading). */
+  shardRows: number;
+}
+
+/**
+ * Streams the schema's data files into SampleSet shards in `outDir` (./shards.ts) with memory bounded by the chunk,
+ * not the log: rows are read into chunks of `shardRows`, each written to a temporary file as soon as it is full
+ * (item ids are final when read; sample-field ids are temporary); after the last file, one pass over the chunks
+ * counts training occurrences (the split by user is decided here, from every user), the vocabularies are built
+ * exactly as the in-memory loader builds them, and a second pass maps each chunk to its final train/test shard.
+ * The shards hold the same samples, ids and vocabularies as `loadSchemaDataset` gives (in file order; tested).
+ *
+ * Held in memory: one chunk (a few arrays of shardRows entries plus its history positions, about 3× while it is
+ * converted) and what no streaming can avoid — per distinct item its key and field ids, per distinct user and per
+ * distinct value of every non-hashed field its string (hashed fields keep none). A split by time with testFraction
+ * needs every row's time at once: it is refused here (use testFrom, a split by user or column, or train/test files).
+ */
+export async function convertSchemaToShards(schemaPath: string, outDir: string, opts: SchemaConvertOptions): Promise<ShardManifest> {
+  const t0 = performance.now();
+  const schema = readSchema(schemaPath);
+  const sp = schema.spec.split;
+  if (sp !== undefined && sp.by === 'time' && sp.testFraction !== undefined) {
+    throw new Error(`${schema.path}: a split by time with "testFraction" needs every row's time at once, so it cannot be streamed into shards; ` +
+      'use "testFrom" (a time), a split by user or column, or separate train/test files');
+  }
+  const seed = opts.seed ?? 1;
+  const progress = opts.onProgress ?? (() => {});
+  const writer = new ShardWriter(outDir, opts.shardRows);
+  const tmp = join(writer.dir, `.tmp-chunks-${process.pid}`);
+  mkdirSync(tmp, { recursive: true });
+  try {
+    const b = new SchemaBuilder(schema, opts);
+    const chunks: string[] = [];
+    const spill = (chunk: RowChunk) => {
+      const file = join(tmp, `chunk-${chunks.length}`);
+      writeTypedJson(file, chunk);
+      chunks.push(file);
+    };
+    b.chunkRows = opts.shardRows;
+    b.onChunk = spill;
+    const lines = await readAll(b, schema, progress);
+    if (b.labels.length > 0) spill(b.takeChunk());
+    const readSeconds = (performance.now() - t0) / 1000;
+    const testUser = b.userTestFlags(seed);
+    const load = (file: string): RowChunk => {
+      const chunk = readTypedJson(file) as RowChunk;
+      b.applySplit(chunk, testUser);
+      return chunk;
+    };
+    const counter = b.newCounter();
+    let positions = 0;
+    for (const file of chunks) {
+      const chunk = load(file);
+      b.count(counter, chunk);
+      positions += chunk.hist.length;
+    }
+    const tables = b.finishTables(counter);
+    for (const file of chunks) {
+      writer.write(b.sets(load(file), tables));
+      rmSync(file);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const rows = counter.trainRows + counter.testRows;
+    const manifest = writer.finish(b.head(seed, tables, counter, positions), {
+      source: schema.path,
+      lines,
+      rows,
+      seconds,
+      readSeconds,
+      rowsPerSecond: rows / Math.max(seconds, 1e-9),
+      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      streamed: true,
+    });
+    progress(`schema ${schema.name}: ${rows} rows → ${manifest.shards.length} shards in ${writer.dir} (${seconds.toFixed(1)} s, ${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)`);
+    return manifest;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
