@@ -3,7 +3,11 @@ import { Command } from 'commander';
 import { compareCommand } from './compare.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { quickstartCommand } from './quickstart.js';
+import { rankCommand } from './rank.js';
+import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 export function buildProgram(): Command {
@@ -15,7 +19,11 @@ export function buildProgram(): Command {
     .addCommand(trainCommand())
     .addCommand(evalCommand())
     .addCommand(compareCommand())
-    .addCommand(dataCommand());
+    .addCommand(dataCommand())
+    .addCommand(serveCommand())
+    .addCommand(rankCommand());
+  program.addCommand(exportCommand());
+  program.addCommand(reportCommand());
   return program;
 }
 

@@ -1,0 +1,485 @@
+/**
+ * ONNX export of a trained model's inference graph (eval mode), so it can be served by any ONNX runtime
+ * (onnxruntime, TensorRT, a browser …) without our code. Supported kinds: `base` and `din` (the paper's main
+ * table), with PReLU or Dice, any attention activation and normalization, `concat` or `concat-product` MLP input,
+ * goods filters, item fields and user-profile/context sample fields. Other kinds are refused by name.
+ *
+ * Graph inputs (B = batch, T = history length; both dynamic):
+ *   items    int64 [B]     candidate item ids = rows of the checkpoint's catalog (model.json catalog.itemKeys[i] is the
+ *                          raw key of id i); −1 = no item (a zero embedding, as our engine does).
+ *   hist     int64 [B, T]  behaviour item ids, oldest first, most recent last; pad with −1.
+ *   lengths  int64 [B]     valid behaviours per row: positions t ≥ lengths[b] are padding whatever id they hold
+ *                          (lengths > T count as T).
+ *   <group>_<field> int64 [B]   one per sample field of the model, in model order (e.g. `user_gender`, `ctx_pid`): the
+ *                          field's id (model.json sampleFields[k].keys). Absent when the model has no sample fields.
+ * Outputs:
+ *   logit    float32 [B]   the model's logit (what src/train/evaluator.ts `predict` returns),
+ *   ctr      float32 [B]   sigmoid(logit).
+ * Ids ≥ the table size make the runtime fail (Gather bounds check); ids below −1 are treated as −1.
+ * The graph takes any T, but the model was trained and evaluated on the most recent `maxHistory` behaviours
+ * (model.json train.maxHistory, also stored as metadata `din.max_history`): pass the same truncation to get the
+ * same numbers as `din eval`.
+ *
+ * How items are represented: in eval mode an item's encoding e(i) = [goods_emb[goodsRow(i)], mean of attr_emb over
+ * i's attributes, item-field embeddings] does not depend on anything but i, so it is precomputed by the model's own
+ * item encoder into one constant `item_table` [numItems + 1, D] (and `item_bias` [numItems + 1]); the extra last row is
+ * zero, which ONNX's Gather reaches with index −1 (negative indices count from the end) — that is the padding row.
+ * Exactly what the model computes, and the cheapest graph to run; the cost is a table of numItems × D floats (the
+ * goods table already is about that size) and no encoding of items outside the catalog.
+ *
+ * The rest mirrors src/models (interest-model.ts, din.ts, base.ts) and src/nn in eval mode:
+ *   mask = t < lengths[b];  K = item_table[hist masked to −1] [B, T, D];  q = item_table[items] [B, D]
+ *   DIN:  first layer factorized as in attention.ts, q·(W1 + W3) + b once per row plus [k, q⊙k]·[W2 − W3; W4] per
+ *         behaviour; activations; the unit's MLP → score s [B, T]; w = s on valid positions, 0 elsewhere ('none'), or
+ *         the masked softmax of s/√D ('softmax'); u = Σ_t w·k
+ *   Base: u = Σ_t mask·k (sum) or that / #valid (avg)
+ *   x = [u, q, (u ⊙ q), sample-field embeddings]; MLP with PReLU (PRelu op) or Dice with its moving averages
+ *   (x·(α + (1 − α)·sigmoid((x − mean)/√(var + ε)))); logit = MLP(x) + item_bias[items].
+ */
+import { readFileSync } from 'node:fs';
+import onnxProto from 'onnx-proto';
+import type { Float } from '../nn/backend.js';
+import { Dice } from '../nn/dice.js';
+import { PRelu } from '../nn/prelu.js';
+import { Sigmoid } from '../nn/sigmoid.js';
+import type { Layer } from '../nn/layer.js';
+import type { Linear } from '../nn/linear.js';
+import type { Mlp } from '../nn/mlp.js';
+import { BaseModel } from '../models/base.js';
+import { DinModel } from '../models/din.js';
+import type { Model } from '../models/model.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../util/fs.js';
+
+const { onnx } = onnxProto;
+type NodeProto = onnxProto.onnx.INodeProto;
+type TensorProto = onnxProto.onnx.ITensorProto;
+type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
+type AttributeProto = onnxProto.onnx.IAttributeProto;
+type ModelProto = onnxProto.onnx.ModelProto;
+
+/** Model kinds the exporter knows. */
+export const ONNX_EXPORT_KINDS = ['base', 'din'] as const;
+export const ONNX_OPSET = 17;
+/** IR version 8 (ONNX 1.10+): what onnx-proto's schema describes, read by every current runtime. */
+export const ONNX_IR_VERSION = 8;
+
+export interface OnnxIoSpec {
+  name: string;
+  dtype: 'int64' | 'float32';
+  shape: Array<string | number>;
+  doc: string;
+}
+
+export interface OnnxExport {
+  /** The serialized ModelProto. */
+  bytes: Uint8Array;
+  inputs: OnnxIoSpec[];
+  outputs: OnnxIoSpec[];
+  /** Counts for the export message. */
+  nodes: number;
+  initializers: number;
+  /** Width D of an item's encoding, and rows of item_table (numItems + 1). */
+  itemDim: number;
+  itemRows: number;
+  /** The checkpoint's training history truncation (set by {@link exportCheckpointToOnnx}). */
+  maxHistory?: number;
+}
+
+export interface OnnxExportOptions {
+  /** producer_version of the ModelProto (default: unset). */
+  producerVersion?: string;
+  /** Free-form key/values stored as metadata_props (model path, dataset …). */
+  metadata?: Record<string, string>;
+  /** Items encoded per call to the model's item encoder while building item_table (bounds its workspace). */
+  chunk?: number;
+}
+
+const FLOAT = 1; // TensorProto.DataType.FLOAT
+const BOOL = 9;
+const INT64 = 7;
+
+/** A tiny SSA graph builder over onnx-proto's message interfaces. */
+class GraphBuilder {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private readonly used = new Set<string>();
+  private readonly consts = new Map<string, string>();
+  private k = 0;
+
+  /** An unused value name starting with `hint` (not reserved yet). */
+  private unused(hint: string): string {
+    let name = hint;
+    while (this.used.has(name)) name = `${hint}_${++this.k}`;
+    return name;
+  }
+
+  /** A fresh value name starting with `hint`, reserved. */
+  fresh(hint: string): string {
+    return this.reserve(this.unused(hint));
+  }
+
+  reserve(name: string): string {
+    if (this.used.has(name)) throw new Error(`onnx export: value name "${name}" used twice`);
+    this.used.add(name);
+    return name;
+  }
+
+  op(type: string, inputs: string[], opts: { out?: string; hint?: string; attrs?: AttributeProto[] } = {}): string {
+    const out = opts.out !== undefined ? this.reserve(opts.out) : this.fresh(opts.hint ?? type.toLowerCase());
+    this.nodes.push({ opType: type, input: inputs, output: [out], name: `${type}_${this.nodes.length}`, attribute: opts.attrs ?? [] });
+    return out;
+  }
+
+  f32(name: string, data: ArrayLike<number>, dims: number[]): string {
+    const n = this.reserve(name);
+    const a = Float32Array.from(data);
+    const count = dims.reduce((x, y) => x * y, 1);
+    if (a.length !== count) throw new Error(`onnx export: constant "${name}" has ${a.length} values, dims [${dims}] need ${count}`);
+    this.initializers.push({ name: n, dataType: FLOAT, dims, rawData: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
+    return n;
+  }
+
+  i64(name: string, data: number[], dims: number[]): string {
+    const n = this.reserve(name);
+    const a = BigInt64Array.from(data.map((v) => BigInt(v)));
+    this.initializers.push({ name: n, dataType: INT64, dims, rawData: new Uint8Array(a.buffer) });
+    return n;
+  }
+
+  /** A shared int64 constant (axes lists, scalars): one initializer per distinct value. */
+  constI64(data: number[], scalar = false): string {
+    const key = `i64:${scalar ? 's' : 'v'}:${data.join(',')}`;
+    let n = this.consts.get(key);
+    if (!n) {
+      n = this.i64(this.unused(`c_i64_${data.join('_').replace(/-/g, 'm')}`), data, scalar ? [] : [data.length]);
+      this.consts.set(key, n);
+    }
+    return n;
+  }
+
+  /** A shared float32 scalar constant. */
+  constF32(v: number): string {
+    const key = `f32:${v}`;
+    let n = this.consts.get(key);
+    if (!n) {
+      n = this.f32(this.unused(`c_f32_${this.consts.size}`), [v], []);
+      this.consts.set(key, n);
+    }
+    return n;
+  }
+
+  unsqueeze(x: string, axes: number[], hint?: string): string {
+    return this.op('Unsqueeze', [x, this.constI64(axes)], { hint: hint ?? `${x}_unsq` });
+  }
+
+  squeeze(x: string, axes: number[], hint?: string, out?: string): string {
+    return this.op('Squeeze', [x, this.constI64(axes)], { hint: hint ?? `${x}_sq`, out });
+  }
+}
+
+const attrInt = (name: string, i: number): AttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
+
+function valueInfo(spec: OnnxIoSpec): ValueInfoProto {
+  return {
+    name: spec.name,
+    docString: spec.doc,
+    type: {
+      tensorType: {
+        elemType: spec.dtype === 'int64' ? INT64 : FLOAT,
+        shape: { dim: spec.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+/** Float32 copy of a backend array (float64 backends included). */
+function f32(a: Float): Float32Array {
+  return Float32Array.from(a);
+}
+
+/** y = x·W + b for a Linear layer (x [..., in], W [in, out]). */
+function linear(g: GraphBuilder, x: string, l: Linear, out?: string): string {
+  const W = g.f32(l.weight.name, f32(l.weight.value), l.weight.shape);
+  const b = g.f32(l.bias.name, f32(l.bias.value), l.bias.shape);
+  const xw = g.op('MatMul', [x, W], { hint: `${l.name}.matmul` });
+  return g.op('Add', [xw, b], { hint: `${l.name}.out`, out });
+}
+
+/** An activation layer in eval mode. */
+function activation(g: GraphBuilder, x: string, act: Layer): string {
+  if (act instanceof PRelu) {
+    const a = g.f32(act.alpha.name, f32(act.alpha.value), [act.outDim]);
+    return g.op('PRelu', [x, a], { hint: `${act.name}.out` });
+  }
+  if (act instanceof Dice) {
+    // Eval mode: the moving averages. inv is computed in float64 as Dice.forward does, then rounded once.
+    const C = act.outDim;
+    const alpha = f32(act.alpha.value);
+    const inv = new Float32Array(C);
+    const oneMinus = new Float32Array(C);
+    for (let c = 0; c < C; c++) {
+      inv[c] = 1 / Math.sqrt(act.movingVar[c] + act.epsilon);
+      oneMinus[c] = 1 - act.alpha.value[c];
+    }
+    const mean = g.f32(`${act.name}.mean`, f32(act.movingMean), [C]);
+    const invT = g.f32(`${act.name}.inv_std`, inv, [C]);
+    const aT = g.f32(act.alpha.name, alpha, [C]);
+    const bT = g.f32(`${act.name}.one_minus_alpha`, oneMinus, [C]);
+    const z = g.op('Mul', [g.op('Sub', [x, mean], { hint: `${act.name}.centered` }), invT], { hint: `${act.name}.z` });
+    const p = g.op('Sigmoid', [z], { hint: `${act.name}.p` });
+    const gate = g.op('Add', [g.op('Mul', [p, bT], { hint: `${act.name}.p1a` }), aT], { hint: `${act.name}.gate` });
+    return g.op('Mul', [x, gate], { hint: `${act.name}.out` });
+  }
+  if (act instanceof Sigmoid) return g.op('Sigmoid', [x], { hint: `${act.name}.out` });
+  throw new Error(`onnx export: activation layer ${(act as { name?: string }).name ?? '?'} is not supported`);
+}
+
+/** An Mlp (hidden layers with activations, then the linear output of width 1). */
+function mlp(g: GraphBuilder, x: string, m: Mlp): string {
+  let h = x;
+  for (let i = 0; i < m.acts.length; i++) h = activation(g, linear(g, h, m.linears[i]), m.acts[i]);
+  return linear(g, h, m.linears[m.acts.length]);
+}
+
+/** ONNX-safe input name of a sample field: `<user|ctx>_<name>` with other characters replaced by `_`. */
+export function sampleFieldInputName(group: 'user' | 'context', name: string): string {
+  return `${group === 'user' ? 'user' : 'ctx'}_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/**
+ * Builds the ONNX inference graph of a Base or DIN model (see the file header). The model's weights are read as they
+ * are now; Dice uses its moving averages (eval mode).
+ */
+export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): OnnxExport {
+  const kind = model.config.model;
+  const isDin = kind === 'din' && model instanceof DinModel;
+  const isBase = kind === 'base' && model instanceof BaseModel;
+  if (!isDin && !isBase) {
+    throw new Error(`onnx export: model kind "${kind}" is not supported (supported: ${ONNX_EXPORT_KINDS.join(', ')})`);
+  }
+  const m = model as BaseModel | DinModel;
+  const cfg = model.config;
+  const enc = m.encoder;
+  const D = enc.D;
+  const numItems = enc.catalog.numItems;
+  const g = new GraphBuilder();
+
+  // ---- constants: the per-item encodings (+ a zero padding row reached by index −1) and biases
+  const rows = numItems + 1;
+  const table = new Float32Array(rows * D);
+  const bias = cfg.itemBias ? new Float32Array(rows) : null;
+  const lookup = enc.lookup();
+  const chunk = Math.max(1, opts.chunk ?? 4096);
+  const ids = new Int32Array(Math.min(chunk, Math.max(1, numItems)));
+  for (let s = 0; s < numItems; s += chunk) {
+    const n = Math.min(chunk, numItems - s);
+    for (let i = 0; i < n; i++) ids[i] = s + i;
+    const e = lookup.forward(ids, n);
+    for (let i = 0; i < n * D; i++) table[s * D + i] = e[i];
+    if (bias) {
+      const bv = lookup.forwardBias();
+      for (let i = 0; i < n; i++) bias[s + i] = bv[i];
+    }
+  }
+  const itemTable = g.f32('item_table', table, [rows, D]);
+  const itemBias = bias ? g.f32('item_bias', bias, [rows]) : null;
+
+  // ---- inputs
+  const inputs: OnnxIoSpec[] = [
+    { name: 'items', dtype: 'int64', shape: ['batch'], doc: `candidate item ids (catalog rows 0..${numItems - 1}; -1 = none)` },
+    { name: 'hist', dtype: 'int64', shape: ['batch', 'history'], doc: 'behaviour item ids, oldest first, -1 padded' },
+    { name: 'lengths', dtype: 'int64', shape: ['batch'], doc: 'valid behaviours per row (positions >= length are padding)' },
+  ];
+  const sf = m.sampleFields;
+  const fieldInputs: string[] = [];
+  for (const f of sf?.fields ?? []) {
+    const name = sampleFieldInputName(f.group, f.name);
+    if (inputs.some((i) => i.name === name)) throw new Error(`onnx export: two sample fields map to the input name "${name}"`);
+    inputs.push({ name, dtype: 'int64', shape: ['batch'], doc: `${f.group} field "${f.name}" id (0..${f.size - 1})` });
+    fieldInputs.push(name);
+  }
+  for (const i of inputs) g.reserve(i.name);
+
+  // ---- mask and item encodings
+  const minus1 = g.constI64([-1], true);
+  const tLen = g.op('Shape', ['hist'], { hint: 'T_1d', attrs: [attrInt('start', 1), attrInt('end', 2)] });
+  const tScalar = g.squeeze(tLen, [0], 'T');
+  const range = g.op('Range', [g.constI64([0], true), tScalar, g.constI64([1], true)], { hint: 'positions' });
+  const mask = g.op('Less', [g.unsqueeze(range, [0], 'positions_row'), g.unsqueeze('lengths', [1], 'lengths_col')], { hint: 'mask' });
+  const maskF = g.op('Cast', [mask], { hint: 'mask_f', attrs: [attrInt('to', FLOAT)] });
+  const histIds = g.op('Where', [mask, g.op('Max', ['hist', minus1], { hint: 'hist_clamped' }), minus1], { hint: 'hist_ids' });
+  const candIds = g.op('Max', ['items', minus1], { hint: 'item_ids' });
+  const K = g.op('Gather', [itemTable, histIds], { hint: 'K', attrs: [attrInt('axis', 0)] }); // [B, T, D]
+  const q = g.op('Gather', [itemTable, candIds], { hint: 'q', attrs: [attrInt('axis', 0)] }); // [B, D]
+
+  // ---- behaviour weights w [B, T]
+  let w: string;
+  if (isDin) {
+    const att = (m as DinModel).att;
+    const first = att.first;
+    const H = first.outDim;
+    const W = first.weight.value;
+    // Factorized first layer, the same folding (in float32) as AttentionUnit.forward.
+    const wq = new Float32Array(D * H);
+    const wkp = new Float32Array(2 * D * H);
+    for (let d = 0; d < D; d++) {
+      for (let h = 0; h < H; h++) {
+        const w3 = W[(2 * D + d) * H + h];
+        wq[d * H + h] = W[d * H + h] + w3;
+        wkp[d * H + h] = W[(D + d) * H + h] - w3;
+        wkp[(D + d) * H + h] = W[(3 * D + d) * H + h];
+      }
+    }
+    const wqT = g.f32(`${first.name}.weight_q`, wq, [D, H]);
+    const wkpT = g.f32(`${first.name}.weight_k_qk`, wkp, [2 * D, H]);
+    const b0 = g.f32(first.bias.name, f32(first.bias.value), [H]);
+    const P = g.op('Add', [g.op('MatMul', [q, wqT], { hint: 'att.q_part' }), b0], { hint: 'att.q_part_b' }); // [B, H]
+    const qk = g.op('Mul', [K, g.unsqueeze(q, [1], 'q_row')], { hint: 'att.q_times_k' }); // [B, T, D]
+    const x2 = g.op('Concat', [K, qk], { hint: 'att.x2', attrs: [attrInt('axis', 2)] }); // [B, T, 2D]
+    let y = g.op('Add', [g.op('MatMul', [x2, wkpT], { hint: 'att.k_part' }), g.unsqueeze(P, [1], 'att.q_part_row')], { hint: 'att.0.out' });
+    if (att.act0 && att.rest) y = mlp(g, activation(g, y, att.act0), att.rest);
+    const s = g.squeeze(y, [2], 'att.score'); // [B, T]
+    const zero = g.constF32(0);
+    if (att.opts.norm === 'none') {
+      w = g.op('Where', [mask, s, zero], { hint: 'att.weights' });
+    } else {
+      const sc = g.op('Mul', [s, g.constF32(1 / Math.sqrt(D))], { hint: 'att.scaled' });
+      const masked = g.op('Where', [mask, sc, g.constF32(-3.0e38)], { hint: 'att.scaled_masked' });
+      const mx = g.op('ReduceMax', [masked], { hint: 'att.max', attrs: [attrInts('axes', [1]), attrInt('keepdims', 1)] });
+      const ex = g.op('Exp', [g.op('Sub', [sc, mx], { hint: 'att.shifted' })], { hint: 'att.exp' });
+      // Where (not Mul): on an all-padding row exp can overflow to ∞, and ∞·0 would be NaN.
+      const e = g.op('Where', [mask, ex, zero], { hint: 'att.exp_masked' });
+      const sum = g.op('ReduceSum', [e, g.constI64([1])], { hint: 'att.sum', attrs: [attrInt('keepdims', 1)] });
+      w = g.op('Div', [e, g.op('Max', [sum, g.constF32(1e-30)], { hint: 'att.sum_safe' })], { hint: 'att.weights' });
+    }
+  } else if (cfg.pooling === 'avg') {
+    const count = g.op('ReduceSum', [maskF, g.constI64([1])], { hint: 'hist_count', attrs: [attrInt('keepdims', 1)] });
+    w = g.op('Div', [maskF, g.op('Max', [count, g.constF32(1)], { hint: 'hist_count_safe' })], { hint: 'pool_weights' });
+  } else {
+    w = maskF;
+  }
+  // u = Σ_t w[b, t]·K[b, t, :] as a batched [1, T]·[T, D] product.
+  const u = g.squeeze(g.op('MatMul', [g.unsqueeze(w, [1], 'w_row'), K], { hint: 'u_row' }), [1], 'u'); // [B, D]
+
+  // ---- MLP input and output
+  const parts = [u, q];
+  if (cfg.mlpInput === 'concat-product') parts.push(g.op('Mul', [u, q], { hint: 'u_times_q' }));
+  if (sf) {
+    sf.tables.forEach((t, k) => {
+      const tab = g.f32(t.param.name, f32(t.param.value), t.param.shape);
+      parts.push(g.op('Gather', [tab, fieldInputs[k]], { hint: `${t.param.name}.emb`, attrs: [attrInt('axis', 0)] }));
+    });
+  }
+  const x = g.op('Concat', parts, { hint: 'mlp_input', attrs: [attrInt('axis', 1)] });
+  const y = g.squeeze(mlp(g, x, m.mlp), [1], 'mlp_logit');
+  let logit: string;
+  if (itemBias) {
+    const bv = g.op('Gather', [itemBias, candIds], { hint: 'item_bias_value', attrs: [attrInt('axis', 0)] });
+    logit = g.op('Add', [y, bv], { out: 'logit' });
+  } else {
+    logit = g.op('Identity', [y], { out: 'logit' });
+  }
+  g.op('Sigmoid', [logit], { out: 'ctr' });
+
+  const outputs: OnnxIoSpec[] = [
+    { name: 'ctr', dtype: 'float32', shape: ['batch'], doc: 'click probability sigmoid(logit)' },
+    { name: 'logit', dtype: 'float32', shape: ['batch'], doc: 'logit of the model (pre-sigmoid)' },
+  ];
+  const meta: Record<string, string> = {
+    'din.model': kind,
+    'din.num_items': String(numItems),
+    'din.item_dim': String(D),
+    'din.inputs': JSON.stringify(inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }))),
+    ...(opts.metadata ?? {}),
+  };
+  const proto: onnxProto.onnx.IModelProto = {
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'din',
+    producerVersion: opts.producerVersion,
+    domain: 'din',
+    modelVersion: 1,
+    docString: `Deep Interest Network (${kind}) inference graph exported by din. Inputs: ${inputs.map((i) => i.name).join(', ')}; outputs: ctr, logit.`,
+    graph: {
+      name: `din_${kind.replace(/-/g, '_')}`,
+      node: g.nodes,
+      initializer: g.initializers,
+      input: inputs.map(valueInfo),
+      output: outputs.map(valueInfo),
+    },
+    metadataProps: Object.entries(meta).map(([key, value]) => ({ key, value })),
+  };
+  const bytes = onnx.ModelProto.encode(onnx.ModelProto.create(proto)).finish();
+  return { bytes, inputs, outputs, nodes: g.nodes.length, initializers: g.initializers.length, itemDim: D, itemRows: rows };
+}
+
+/** Decodes an ONNX file (throws with the path if it is not a ModelProto). */
+export function readOnnxModel(bytes: Uint8Array, where = 'onnx'): ModelProto {
+  try {
+    return onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new Error(`${where}: not a valid ONNX ModelProto (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Structural checks of a decoded model: a graph, an opset, every node input defined before use (graph input,
+ * initializer or an earlier node's output), unique value names, initializers whose raw data match their dims, and
+ * every graph output produced. Returns a list of problems (empty = fine). No operator semantics: a runtime checks those.
+ */
+export function checkOnnxModel(m: ModelProto): string[] {
+  const problems: string[] = [];
+  const g = m.graph;
+  if (!g) return ['no graph'];
+  if (!m.opsetImport?.length) problems.push('no opset_import');
+  const defined = new Set<string>();
+  const define = (name: string, what: string) => {
+    if (defined.has(name)) problems.push(`${what} "${name}" is defined twice`);
+    defined.add(name);
+  };
+  for (const i of g.input ?? []) define(i.name ?? '', 'input');
+  for (const t of g.initializer ?? []) {
+    define(t.name ?? '', 'initializer');
+    const count = (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
+    const size = t.dataType === FLOAT ? 4 : t.dataType === INT64 ? 8 : t.dataType === BOOL ? 1 : 0;
+    const have = t.rawData?.length ?? 0;
+    if (size > 0 && have > 0 && have !== count * size) problems.push(`initializer "${t.name}": ${have} bytes for dims [${t.dims}]`);
+  }
+  for (const n of g.node ?? []) {
+    for (const i of n.input ?? []) if (i !== '' && !defined.has(i)) problems.push(`node ${n.name} (${n.opType}) reads "${i}" before it is defined`);
+    for (const o of n.output ?? []) define(o, `output of node ${n.name}`);
+  }
+  for (const o of g.output ?? []) if (!defined.has(o.name ?? '')) problems.push(`graph output "${o.name}" is never produced`);
+  return problems;
+}
+
+/** Loads a checkpoint directory, exports it and writes the .onnx file. */
+export function exportCheckpointToOnnx(modelDir: string, outPath: string, opts: OnnxExportOptions = {}): OnnxExport {
+  const { model, info } = loadCheckpoint(modelDir);
+  const kind = info.config.model;
+  if (!(ONNX_EXPORT_KINDS as readonly string[]).includes(kind)) {
+    throw new Error(`${modelDir}: model kind "${kind}" cannot be exported to ONNX (supported: ${ONNX_EXPORT_KINDS.join(', ')})`);
+  }
+  const maxHistory = typeof info.train?.maxHistory === 'number' ? info.train.maxHistory : undefined;
+  const result: OnnxExport = {
+    ...exportOnnx(model, {
+      ...opts,
+      metadata: { 'din.dataset': info.dataset?.name ?? '', 'din.max_history': String(maxHistory ?? ''), ...(opts.metadata ?? {}) },
+    }),
+    maxHistory,
+  };
+  const problems = checkOnnxModel(readOnnxModel(result.bytes, outPath));
+  if (problems.length > 0) throw new Error(`onnx export of ${modelDir}: the graph is malformed: ${problems.slice(0, 5).join('; ')}`);
+  writeFileAtomic(outPath, result.bytes);
+  return result;
+}
+
+/** Reads and structurally checks an exported file (re-decode + {@link checkOnnxModel}). */
+export function readOnnxFile(path: string): ModelProto {
+  const m = readOnnxModel(readFileSync(path), path);
+  const problems = checkOnnxModel(m);
+  if (problems.length > 0) throw new Error(`${path}: ${problems.slice(0, 5).join('; ')}`);
+  return m;
+}
