@@ -8,7 +8,7 @@
  * concurrent connections. Prints requests/s, p50/p99 latency and the mean micro-batch size; writes
  * bench/results/serve-http.json.
  *
- *   node dist/bench/serve-http.js                      (10 s per cell)
+ *   node dist/bench/serve-http.js                      (10 s per cell; --workers 1,2: engine threads of the server)
  *   node dist/bench/serve-http.js --duration 3 --connections 1,16
  *   node dist/bench/serve-http.js --soak 600           (RSS of the server at start and end of 10 minutes at 16 conns;
  *                                                       added to the same JSON, next to the table of an earlier run)
@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '1,16,64' },
     modes: { type: 'string', default: 'batching,no-batching' },
+    workers: { type: 'string', default: '1,2' },
     soak: { type: 'string' },
     candidates: { type: 'string', default: '200' },
     history: { type: 'string', default: '20' },
@@ -61,6 +62,8 @@ const { values: args } = parseArgs({
 });
 const DURATION = Number(args.duration);
 const CONNECTIONS = args.connections.split(',').map(Number);
+const WORKERS = args.workers.split(',').map(Number);
+for (const w of WORKERS) if (!(Number.isInteger(w) && w >= 1)) throw new Error(`--workers: expected a list of integers >= 1, got "${args.workers}"`);
 const MODES = args.modes.split(',').map((m) => m.trim()) as Array<'batching' | 'no-batching'>;
 for (const m of MODES) if (m !== 'batching' && m !== 'no-batching') throw new Error(`--modes: unknown mode "${m}" (batching, no-batching)`);
 const CANDIDATES = Number(args.candidates);
@@ -122,9 +125,9 @@ interface Server {
   stop(): Promise<number | null>;
 }
 
-async function startServer(modelDir: string, batching: boolean): Promise<Server> {
+async function startServer(modelDir: string, batching: boolean, workers: number): Promise<Server> {
   const flags = ['serve', '--model', modelDir, '--port', '0', '--queue', '4096',
-    '--batch-wait-ms', args['batch-wait-ms'], '--max-batch', args['max-batch'], ...(batching ? [] : ['--no-batching'])];
+    '--batch-wait-ms', args['batch-wait-ms'], '--max-batch', args['max-batch'], ...(batching ? [] : ['--no-batching']), '--workers', String(workers)];
   const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER, '--', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
@@ -176,6 +179,7 @@ function load(base: string, bodies: string[], connections: number, duration: num
 
 interface Row {
   mode: string;
+  workers: number;
   connections: number;
   requestsPerSecond: number;
   p50ms: number;
@@ -200,14 +204,21 @@ async function main(): Promise<void> {
     if (args.soak !== undefined) {
       const seconds = Number(args.soak);
       if (!(seconds > 0)) throw new Error(`--soak must be a number of seconds > 0, got "${args.soak}"`);
-      const server = await startServer(modelDir, true);
+      const server = await startServer(modelDir, true, WORKERS[WORKERS.length - 1]);
       await load(server.base, bodies, 16, Math.min(5, seconds));
       const start = rssMiB(server.child.pid!);
+      // RSS every 30 s, to tell a plateau (heap reaching its working size) from a leak (growth that does not stop).
+      const samples: Array<{ s: number; rssMiB: number | null }> = [{ s: 0, rssMiB: start }];
+      const t0 = Date.now();
+      const sampler = setInterval(() => samples.push({ s: Math.round((Date.now() - t0) / 1000), rssMiB: rssMiB(server.child.pid!) }), 30_000);
       const r = await load(server.base, bodies, 16, seconds);
+      clearInterval(sampler);
       const end = rssMiB(server.child.pid!);
+      samples.push({ s: seconds, rssMiB: end });
+      console.log(`RSS (MiB) by time: ${samples.map((x) => `${x.s}s ${x.rssMiB?.toFixed(0)}`).join(', ')}`);
       const code = await server.stop();
       const soak = {
-        seconds, connections: 16, rssStartMiB: start, rssEndMiB: end, requests: r.requests.total,
+        seconds, connections: 16, rssStartMiB: start, rssEndMiB: end, rssSamples: samples, requests: r.requests.total,
         requestsPerSecond: r.requests.average, p99ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors, exitCode: code,
       };
       console.log(`soak ${seconds}s at 16 connections: ${r.requests.total} requests (${r.requests.average.toFixed(0)}/s, p99 ${r.latency.p99} ms, ` +
@@ -224,8 +235,8 @@ async function main(): Promise<void> {
     }
 
     const rows: Row[] = [];
-    for (const mode of MODES) {
-      const server = await startServer(modelDir, mode === 'batching');
+    for (const workers of WORKERS) for (const mode of MODES) {
+      const server = await startServer(modelDir, mode === 'batching', workers);
       try {
         if (Number(args.warmup) > 0) await load(server.base, bodies, 16, Number(args.warmup));
         for (const connections of CONNECTIONS) {
@@ -234,6 +245,7 @@ async function main(): Promise<void> {
           const b1 = await batchStats(server.base);
           const row: Row = {
             mode,
+            workers,
             connections,
             requestsPerSecond: r.requests.average,
             p50ms: r.latency.p50,
@@ -245,7 +257,7 @@ async function main(): Promise<void> {
             meanBatch: (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count),
           };
           rows.push(row);
-          console.log(`${mode.padEnd(12)} ${String(connections).padStart(5)} conns  ${row.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
+          console.log(`${mode.padEnd(12)} workers ${workers} ${String(connections).padStart(5)} conns  ${row.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
             `p50 ${row.p50ms.toFixed(1).padStart(6)} ms  p99 ${row.p99ms.toFixed(1).padStart(6)} ms  batch ${row.meanBatch.toFixed(1).padStart(5)}  ` +
             `non-2xx ${row.non2xx}  errors ${row.errors}`);
         }
@@ -254,9 +266,9 @@ async function main(): Promise<void> {
         if (code !== 0) console.log(`(server of mode ${mode} exited with ${code})`);
       }
     }
-    console.log('\n| mode | connections | req/s | p50 ms | p99 ms | mean batch | non-2xx | errors |\n|---|---|---|---|---|---|---|---|');
+    console.log('\n| mode | workers | connections | req/s | p50 ms | p99 ms | mean batch | non-2xx | errors |\n|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      console.log(`| ${r.mode} | ${r.connections} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50ms.toFixed(1)} | ${r.p99ms.toFixed(1)} | ` +
+      console.log(`| ${r.mode} | ${r.workers} | ${r.connections} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50ms.toFixed(1)} | ${r.p99ms.toFixed(1)} | ` +
         `${r.meanBatch.toFixed(1)} | ${r.non2xx} | ${r.errors} |`);
     }
     let soak: unknown;

@@ -17,6 +17,7 @@ export function serveCommand(): Command {
   cmd.option('--batch-wait-ms <ms>', 'micro-batching: longest wait of the first request of a batch for others', floatArg('--batch-wait-ms'), 1);
   cmd.option('--max-batch <n>', 'micro-batching: most requests ranked in one engine pass', intArg('--max-batch'), 64);
   cmd.option('--queue <n>', 'most requests waiting for the engine; more get 503 with Retry-After', intArg('--queue'), 256);
+  cmd.option('--workers <n>', 'engine worker threads ranking batches in parallel (1: in the server thread); each holds a copy of the model', intArg('--workers'), 1);
   cmd.option('--no-batching', 'rank each request on its own as it arrives (no micro-batching, no queue)');
   cmd.addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'));
   cmd.addOption(new Option('--log-level <level>', 'server log level (stderr, JSON lines)').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'));
@@ -31,12 +32,15 @@ export function serveCommand(): Command {
       maxBatch: o.maxBatch,
       queue: o.queue,
       backend: o.backend === 'auto' ? undefined : () => createBackend(o.backend as BackendKind),
+      workers: o.workers,
+      ...(o.backend === 'auto' ? {} : { workerBackend: o.backend as BackendKind }),
       logger: { level: o.logLevel, stream: process.stderr },
     });
     const e = server.engine;
     log(`loaded ${o.model}: ${e.modelName} version ${e.modelVersion} (${((performance.now() - t0) / 1000).toFixed(2)}s)`);
     const address = await server.listen(o.port, o.host);
-    const batching = o.batching ? `micro-batching: wait ≤ ${o.batchWaitMs} ms, ≤ ${o.maxBatch} requests, queue ${o.queue}` : 'no batching';
+    const batching = (o.batching ? `micro-batching: wait ≤ ${o.batchWaitMs} ms, ≤ ${o.maxBatch} requests, queue ${o.queue}` : 'no batching') +
+      (o.workers > 1 ? `; ${o.workers} engine workers` : '');
     log(`listening on ${address} (${batching}; pid ${process.pid})`);
 
     process.on('SIGHUP', () => {

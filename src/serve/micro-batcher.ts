@@ -6,7 +6,8 @@
  * Rules:
  *  - The first request of a batch waits at most `batchWaitMs` for others; a batch closes earlier when it reaches
  *    `maxBatch` requests. Requests that queued while the engine was busy have already waited, so they go at once.
- *  - One batch is in the engine at a time (the engine is not re-entrant: it reuses its WASM buffers).
+ *  - One batch is in the engine at a time (the engine is not re-entrant: it reuses its WASM buffers), or up to the
+ *    engine's `capacity` batches for an engine that ranks several at once (the worker-thread pool of ./engine-pool.ts).
  *  - At most `queue` requests wait (not counting the batch in the engine); more are refused with
  *    {@link QueueFullError} at once (the HTTP layer answers 503 + Retry-After) instead of letting latency and memory
  *    grow without bound.
@@ -22,6 +23,8 @@ export interface BatchEngine {
   rankMany(reqs: RankRequest[]): RankResponse[] | Promise<RankResponse[]>;
   /** One request alone (used for batches of one and the one-by-one retry: its errors name fields without a batch index). */
   rank?(req: RankRequest): RankResponse | Promise<RankResponse>;
+  /** Batches it can rank at once (default 1). */
+  readonly capacity?: number;
 }
 
 export interface MicroBatcherOptions {
@@ -76,7 +79,8 @@ async function rankChecked(engine: BatchEngine, reqs: RankRequest[]): Promise<Ra
 
 export class MicroBatcher {
   private pending: Pending[] = [];
-  private busy = false;
+  /** Batches in the engine. */
+  private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private closed = false;
@@ -93,7 +97,12 @@ export class MicroBatcher {
 
   /** Whether a batch is being ranked. */
   get running(): boolean {
-    return this.busy;
+    return this.inFlight > 0;
+  }
+
+  /** Whether another batch may go to the engine now. */
+  private get full(): boolean {
+    return this.inFlight >= Math.max(1, this.getEngine().capacity ?? 1);
   }
 
   submit(req: RankRequest): Promise<RankResponse> {
@@ -114,13 +123,13 @@ export class MicroBatcher {
 
   /** Resolves when nothing is waiting or running. */
   idle(): Promise<void> {
-    if (!this.busy && this.pending.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Decides when the next batch runs: now (full, or its first request waited long enough), or at the deadline. */
   private schedule(): void {
-    if (this.busy || this.pending.length === 0) return;
+    if (this.full || this.pending.length === 0) return;
     const waited = performance.now() - this.pending[0].at;
     const due = this.pending.length >= this.opts.maxBatch || waited >= this.opts.batchWaitMs;
     if (due) {
@@ -142,11 +151,13 @@ export class MicroBatcher {
   }
 
   private async runBatch(): Promise<void> {
-    if (this.busy || this.pending.length === 0) return;
-    this.busy = true;
+    if (this.full || this.pending.length === 0) return;
+    this.inFlight++;
     const batch = this.pending.splice(0, this.opts.maxBatch);
     this.opts.onDepth?.(this.pending.length);
     const engine = this.getEngine();
+    // An engine with room for more batches (a worker pool) takes the next one while this one runs.
+    if (this.pending.length > 0) this.schedule();
     const t0 = performance.now();
     try {
       let results: RankResponse[] | undefined;
@@ -174,10 +185,10 @@ export class MicroBatcher {
       for (const p of batch) p.reject(e);
     } finally {
       this.opts.onBatch?.(batch.length, (performance.now() - t0) / 1000);
-      this.busy = false;
+      this.inFlight--;
     }
     if (this.pending.length > 0) this.schedule();
-    else this.notifyIdle();
+    else if (this.inFlight === 0) this.notifyIdle();
   }
 
   private notifyIdle(): void {

@@ -23,11 +23,17 @@ import { ServeMetrics } from './metrics.js';
 import { BatcherClosedError, MicroBatcher, QueueFullError, checkBatcherOptions } from './micro-batcher.js';
 import { AJV_OPTIONS, DEFAULT_LIMITS, checkLimits, formatSchemaErrors, rankRequestSchema, type RequestLimits } from './request-schema.js';
 import type { RankRequest, RankResponse } from './types.js';
+import { EnginePool } from './engine-pool.js';
+import type { BackendKind } from '../nn/backends.js';
 
 /** What the server needs of an engine (RankingEngine of src/serve/engine.ts; test doubles). */
 export interface ServedEngine {
   readonly modelName: string;
   readonly modelVersion: string;
+  /** Batches it ranks at once (a worker pool); default 1. */
+  readonly capacity?: number;
+  /** Releases what it holds (worker threads) once its in-flight work is done; called after a swap and on close. */
+  close?(): Promise<void>;
   rank(req: RankRequest): RankResponse | Promise<RankResponse>;
   rankMany(reqs: RankRequest[]): RankResponse[] | Promise<RankResponse[]>;
   describe(): unknown;
@@ -54,6 +60,12 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Backend for the engine (default: each load creates its own; see src/nn/backends.ts). */
   backend?: () => Backend;
+  /**
+   * Engine worker threads (default 1: the engine runs in the server's thread). With N > 1 every worker loads the
+   * checkpoint and up to N micro-batches are ranked at once (./engine-pool.ts); `workerBackend` picks their backend.
+   */
+  workers?: number;
+  workerBackend?: BackendKind;
   /** How a checkpoint becomes an engine (default: RankingEngine.load). */
   loadEngine?: EngineLoader;
   /** fastify/pino logger options, or false (default). */
@@ -71,7 +83,7 @@ export interface ReloadResult {
   seconds: number;
 }
 
-const DEFAULTS = { batching: true, batchWaitMs: 1, maxBatch: 64, queue: 256, retryAfterSeconds: 1, bodyLimit: 8 * 2 ** 20 };
+const DEFAULTS = { batching: true, batchWaitMs: 1, maxBatch: 64, queue: 256, retryAfterSeconds: 1, bodyLimit: 8 * 2 ** 20, workers: 1 };
 
 async function defaultLoader(modelDir: string, limits: RequestLimits, backend?: () => Backend): Promise<ServedEngine> {
   const { RankingEngine } = await import('./engine.js');
@@ -131,6 +143,9 @@ export class RankingServer {
 
   private static loadWith(opts: ServerOptions & RequestLimits, dir: string): Promise<ServedEngine> {
     const limits = { maxCandidates: opts.maxCandidates, maxBehaviors: opts.maxBehaviors };
+    if (!opts.loadEngine && (opts.workers ?? 1) > 1) {
+      return EnginePool.create(dir, { workers: opts.workers!, limits, ...(opts.workerBackend ? { backend: opts.workerBackend } : {}) });
+    }
     return Promise.resolve(opts.loadEngine ? opts.loadEngine(dir, limits) : defaultLoader(dir, limits, opts.backend));
   }
 
@@ -162,6 +177,8 @@ export class RankingServer {
       }
       this.current = engine;
       this.dir = target;
+      // The old engine finishes the batches it has (the batcher read it before the swap), then lets go of its workers.
+      void previous.close?.();
       this.metrics.setModel(engine.modelName, engine.modelVersion);
       this.metrics.reloads.inc({ result: 'ok' });
       return {
@@ -192,6 +209,7 @@ export class RankingServer {
       this.stopping = true;
       await this.app.close();
       await this.batcher?.close();
+      await this.current.close?.();
     })();
     return this.closing;
   }

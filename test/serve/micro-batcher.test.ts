@@ -154,3 +154,23 @@ test('options are checked', () => {
   assert.throws(() => new MicroBatcher(() => e, { batchWaitMs: 1, maxBatch: 0, queue: 1 }), /max batch must be an integer ≥ 1/);
   assert.throws(() => new MicroBatcher(() => e, { batchWaitMs: 1, maxBatch: 1, queue: 1.5 }), /queue must be an integer ≥ 1/);
 });
+
+test('an engine with capacity 2 gets two batches at once, never three', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const engine = {
+    capacity: 2,
+    rankMany: async (rs: RankRequest[]) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 15));
+      inFlight--;
+      return rs.map((r): RankResponse => ({ model: 'f', modelVersion: 'v', rankedBy: 'ctr', behaviorsUsed: 0, candidates: [{ index: 0, id: r.candidates[0].id, ctr: 0.5, rank: 1 }] }));
+    },
+  };
+  const b = new MicroBatcher(() => engine, { batchWaitMs: 0, maxBatch: 2, queue: 100 });
+  const out = await Promise.all(Array.from({ length: 12 }, (_, i) => b.submit(req(i))));
+  assert.equal(out.length, 12);
+  assert.equal(most, 2);
+  await b.close();
+});

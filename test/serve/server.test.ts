@@ -398,3 +398,43 @@ test('fuzz: a few hundred random and mutated bodies only ever get 200 or 400; th
   assert.equal(r.statusCode, 200);
   assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
 });
+
+test('--workers 2: engine threads give the same answers as in process, rank two batches at once, keep 400s, and reload', async () => {
+  const one = await serve();
+  const pool = await serve({ workers: 2, batchWaitMs: 0, maxBatch: 2 });
+  assert.equal(pool.engine.capacity, 2);
+  assert.equal(pool.engine.modelVersion, one.engine.modelVersion);
+  const base = await pool.listen(0);
+  const bodies = Array.from({ length: 24 }, (_, i) => ({ ...example, explain: true, topK: 1 + (i % 3) }));
+  const got = await Promise.all(bodies.map((b) => post(base, b)));
+  for (let i = 0; i < bodies.length; i++) {
+    assert.equal(got[i].status, 200);
+    const want = (await one.app.inject({ method: 'POST', url: '/v1/rank', payload: bodies[i] })).json() as RankResponse;
+    // Same answer from a worker thread as in process, to float32 rounding: the worker may run the relaxed-SIMD (FMA)
+    // kernels where this test process runs the plain SIMD ones.
+    const g = got[i].body as RankResponse;
+    assert.equal(g.modelVersion, want.modelVersion);
+    assert.deepEqual(g.candidates.map((c) => [c.index, c.rank]), want.candidates.map((c) => [c.index, c.rank]), `request ${i}`);
+    g.candidates.forEach((c, k) => {
+      assert.ok(Math.abs(c.ctr - want.candidates[k].ctr) < 1e-5, `request ${i}: ctr ${c.ctr} vs ${want.candidates[k].ctr}`);
+      c.attention!.forEach((w, t) => assert.ok(Math.abs(w - want.candidates[k].attention![t]) < 1e-5));
+    });
+  }
+  const text = (await pool.app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.match(text, /din_batch_requests_sum 24\b/);
+  // An engine refusal crosses the thread boundary as the same 400.
+  const badBody = { ...example, candidates: [{ id: 'x', fields: { no_such_field: '1' } }] };
+  const bad = await post(base, badBody);
+  const badOne = await one.app.inject({ method: 'POST', url: '/v1/rank', payload: badBody });
+  assert.equal(bad.status, 400);
+  assert.equal(badOne.statusCode, 400);
+  assert.deepEqual(bad.body, badOne.json());
+  // Reload swaps in a new pool; the old one's threads are released.
+  const r = await pool.reload(modelB);
+  assert.equal(r.changed, true);
+  assert.equal(pool.engine.capacity, 2);
+  const after = await post(base, example);
+  assert.equal(after.status, 200);
+  assert.equal(after.body.modelVersion, r.modelVersion);
+  await assert.rejects(RankingServer.create({ model: join(dir, 'missing'), workers: 2, processMetrics: false }), /missing/);
+});
