@@ -43,6 +43,7 @@ const FORWARD: Array<[string, string]> = [
   ['maxHistory', '--max-history'],
   ['hidden', '--hidden'],
   ['clipNorm', '--clip-norm'],
+  ['shardWindow', '--shard-window'],
   ['patience', '--patience'],
   ['lambda', '--lambda'],
   ['denseL2', '--dense-l2'],

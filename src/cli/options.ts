@@ -73,6 +73,7 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     opt('--hidden <sizes>', 'MLP hidden widths, comma separated', undefined, d.hidden.join(',')),
     opt('--patience <n>', 'early stopping: stop after N epochs without a better validation GAUC (validation carved from training data) and keep the best epoch; 0 = off', intArg('--patience', 0), t.patience),
     new Option('--refit', 'with --patience: train again on all training data for the chosen number of epochs'),
+    opt('--shard-window <n>', 'data converted into shards: shards read and shuffled together (memory: that many shards)', intArg('--shard-window'), t.shardWindow),
     opt('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm'), t.clipNorm),
     new Option('--no-item-bias', 'no per-item bias in the logit'),
     new Option('--reg <name>', 'regularizer: none, l2 (full L2 on every embedding row, every step), difacto (L2 on the rows in the batch), mba (mini-batch-aware: rows in the batch, scaled by 1/#samples containing the id), dropout (drop behaviour ids), filter (keep the top-K goods ids)').choices(REG_NAMES).default(t.reg),
@@ -129,5 +130,6 @@ export function trainOptionsFrom(o: Record<string, any>): TrainOptions {
     denseL2: o.denseL2 ?? DEFAULT_TRAIN_OPTIONS.denseL2,
     dropoutRate: o.dropoutRate ?? DEFAULT_TRAIN_OPTIONS.dropoutRate,
     filterTop: o.filterTop ?? DEFAULT_TRAIN_OPTIONS.filterTop,
+    shardWindow: o.shardWindow ?? DEFAULT_TRAIN_OPTIONS.shardWindow,
   };
 }

@@ -292,6 +292,46 @@ export function mapShards(sd: ShardedDataset, f: (pair: ShardPair, k: number) =>
   return { ...sd, ...(name ? { name } : {}), shards, trainSize, testSize, readShard: (k) => f(sd.readShard(k), k) };
 }
 
+/**
+ * One SampleSet holding the samples of `sets` in order (histories copied into one histValues), so several shards can
+ * be shuffled together. A single set is returned as it is.
+ */
+export function concatSets(sets: SampleSet[]): SampleSet {
+  if (sets.length === 1) return sets[0];
+  let n = 0;
+  let h = 0;
+  for (const s of sets) {
+    n += s.size;
+    h += s.histValues.length;
+  }
+  const F = sets[0]?.fieldValues?.length ?? 0;
+  const out: SampleSet = {
+    size: n,
+    labels: new Uint8Array(n),
+    users: new Int32Array(n),
+    items: new Int32Array(n),
+    histStart: new Int32Array(n),
+    histLen: new Int32Array(n),
+    histValues: new Int32Array(h),
+    ...(F > 0 ? { fieldValues: Array.from({ length: F }, () => new Int32Array(n)) } : {}),
+  };
+  let at = 0;
+  let hat = 0;
+  for (const s of sets) {
+    if ((s.fieldValues?.length ?? 0) !== F) throw new Error('concatSets: the sets have different sample fields');
+    out.labels.set(s.labels, at);
+    out.users.set(s.users, at);
+    out.items.set(s.items, at);
+    out.histLen.set(s.histLen, at);
+    for (let i = 0; i < s.size; i++) out.histStart[at + i] = s.histStart[i] + hat;
+    out.histValues.set(s.histValues, hat);
+    for (let f = 0; f < F; f++) out.fieldValues![f].set(s.fieldValues![f], at);
+    at += s.size;
+    hat += s.histValues.length;
+  }
+  return out;
+}
+
 /** The training parts of every shard, in the given order (one shard in memory at a time). */
 export function* trainParts(sd: ShardedDataset, order?: ArrayLike<number>): Generator<SampleSet> {
   const n = sd.shards.length;

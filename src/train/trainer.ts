@@ -7,7 +7,7 @@ import { clipGradNorm, createOptimizer, createRegularizer, learningRate, type Op
 import { BehaviourDropout } from '../data/id-dropout.js';
 import { Rng } from '../util/rng.js';
 import { evaluateSource, type EvalResult, type EvalSource } from './evaluator.js';
-import { isSharded, testParts, trainParts, type ShardedDataset } from '../data/shards.js';
+import { concatSets, isSharded, testParts, trainParts, type ShardedDataset } from '../data/shards.js';
 import { createProgress, type Progress } from './progress.js';
 
 export interface TrainOptions {
@@ -43,6 +43,11 @@ export interface TrainOptions {
   dropoutRate: number;
   /** reg filter: keep the K most frequent goods ids of the training data (0 = no goods-id feature at all). */
   filterTop: number;
+  /**
+   * Sharded data: shards read and shuffled together (memory: this many shards' samples). More mixes batches across
+   * more of the data; 1 trains shard after shard.
+   */
+  shardWindow: number;
 }
 
 /**
@@ -90,6 +95,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   denseL2: 0,
   dropoutRate: DEFAULT_DROPOUT_RATE,
   filterTop: DEFAULT_FILTER_TOP,
+  shardWindow: 2,
 };
 
 export interface EpochRecord {
@@ -164,7 +170,8 @@ function shardSeed(seed: number, k: number): number {
 
 /**
  * The batches of one epoch. In memory: one Batcher over the training set. Sharded: the shards in a seeded random
- * order (a new one each epoch), each shuffled within itself; one shard's samples in memory at a time.
+ * order (a new one each epoch), taken `shardWindow` at a time; each window's samples are shuffled together. Memory:
+ * one window of shards.
  */
 function* epochBatches(data: TrainData, single: Batcher | null, opts: TrainOptions, epoch: number): Generator<Batch> {
   if (single !== null) {
@@ -172,12 +179,13 @@ function* epochBatches(data: TrainData, single: Batcher | null, opts: TrainOptio
     return;
   }
   const sd = data as ShardedDataset;
-  const order = Array.from({ length: sd.shards.length }, (_, k) => k);
+  const order = Array.from({ length: sd.shards.length }, (_, k) => k).filter((k) => sd.shards[k].train > 0);
   new Rng((opts.seed ^ Math.imul(epoch + 1, 0x27d4eb2f)) >>> 0).shuffle(order);
-  for (const k of order) {
-    if (sd.shards[k].train === 0) continue;
-    const set = sd.readShard(k).train;
-    yield* new Batcher(set, { batchSize: opts.batchSize, maxHistory: opts.maxHistory, shuffle: true, seed: shardSeed(opts.seed, k) }).epoch(epoch);
+  const W = Math.max(1, Math.floor(opts.shardWindow));
+  for (let j = 0; j < order.length; j += W) {
+    const ks = order.slice(j, j + W);
+    const set = concatSets(ks.map((k) => sd.readShard(k).train));
+    yield* new Batcher(set, { batchSize: opts.batchSize, maxHistory: opts.maxHistory, shuffle: true, seed: shardSeed(opts.seed, ks[0]) }).epoch(epoch);
   }
 }
 

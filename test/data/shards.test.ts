@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertSchemaToShards, loadSchemaDataset } from '../../src/data/sources/schema.js';
-import { isShardDir, openShards, prepareShardDir, writeShardedDataset, type ShardedDataset } from '../../src/data/shards.js';
+import { concatSets, isShardDir, openShards, prepareShardDir, writeShardedDataset, type ShardedDataset } from '../../src/data/shards.js';
 import { generateSynthetic, syntheticOptions } from '../../src/data/sources/synthetic.js';
 import type { Dataset, SampleSet } from '../../src/data/types.js';
 import { Rng } from '../../src/util/rng.js';
@@ -78,6 +78,8 @@ for (const split of [{ by: 'user', testFraction: 0.25 }, { by: 'column', column:
     assert.equal(sd.trainSize, mem.train.size);
     assert.equal(sd.testSize, mem.test.size);
     assert.deepEqual(rowsOf(parts(sd, 'train')), rowsOf([mem.train]));
+    // shards read together (the trainer's --shard-window) hold the same samples in one set
+    assert.deepEqual(rowsOf([concatSets([...parts(sd, 'train')])]), rowsOf([mem.train]));
     assert.deepEqual(rowsOf(parts(sd, 'test')), rowsOf([mem.test]));
     assert.deepEqual(strip(sd.catalog), strip(mem.catalog));
     assert.deepEqual(sd.sampleFields, mem.sampleFields);
@@ -148,6 +150,11 @@ test('training reads many shards one at a time and learns as well as in memory; 
   assert.equal(b.metrics.test.samples, ds.test.size);
   assert.ok(b.metrics.test.gauc > 0.6, `sharded gauc ${b.metrics.test.gauc}`);
   assert.ok(Math.abs(b.metrics.test.gauc - a.metrics.test.gauc) < 0.03, `sharded ${b.metrics.test.gauc} vs in-memory ${a.metrics.test.gauc}`);
+  for (const shardWindow of [1, 4]) {
+    const w = runTraining({ data: sd, config: CONFIG, options: { ...opts, shardWindow }, backend: be });
+    assert.ok(Math.abs(w.metrics.test.gauc - a.metrics.test.gauc) < 0.03, `window ${shardWindow}: ${w.metrics.test.gauc} vs in-memory ${a.metrics.test.gauc}`);
+    assert.notEqual(w.metrics.history[0].trainLoss, b.metrics.history[0].trainLoss, 'the window changes the batches');
+  }
   const c = runTraining({ data: sd, config: CONFIG, options: { ...opts, patience: 2 }, backend: be });
   assert.ok(c.metrics.train.validationSamples > 0);
   assert.ok(c.metrics.history.every((h) => h.valid !== undefined && h.valid.samples === c.metrics.train.validationSamples));
