@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, Float } from '../nn/backend.js';
+import type { Backend, DiceStats, Float } from '../nn/backend.js';
 import { Arena, type ArenaStats } from './arena.js';
 
 /**
@@ -42,6 +42,18 @@ interface Kernels {
   weightedSum(w: number, K: number, B: number, T: number, D: number, out: number): void;
   weightedSumBackward(w: number, K: number, dOut: number, B: number, T: number, D: number, dw: number,
     dK: number): void;
+  preluForward(x: number, alpha: number, n: number, C: number, y: number): void;
+  preluBackward(x: number, alpha: number, dy: number, n: number, C: number, dx: number, dAlpha: number): void;
+  diceStatsPerChannel(): number;
+  diceForward(x: number, n: number, C: number, alpha: number, movingMean: number, movingVar: number, train: number,
+    momentum: number, eps: number, stats: number, y: number, p: number, z: number): void;
+  diceBackward(x: number, dy: number, n: number, C: number, alpha: number, train: number, stats: number, p: number,
+    z: number, dx: number, dAlpha: number): void;
+}
+
+/** The WASM kernels' Dice workspace: an arena array (float64 sums, then float32 copies the SIMD loops read). */
+class WasmDiceStats implements DiceStats {
+  constructor(readonly channels: number, readonly data: Float64Array, readonly owner: WasmBackend) {}
 }
 
 // (module (func (result v128) v128.const 0 v128.const 0 v128.const 0 f32x4.relaxed_madd))
@@ -268,6 +280,56 @@ export class WasmBackend implements Backend {
     dim(op, 'B', B); dim(op, 'T', T); dim(op, 'D', D);
     this.k.weightedSumBackward(this.f(op, 'w', w, B * T), this.f(op, 'K', K, B * T * D),
       this.f(op, 'dOut', dOut, B * D), B, T, D, this.f(op, 'dw', dw, B * T), this.f(op, 'dK', dK, B * T * D));
+  }
+
+  preluForward(x: Float, alpha: Float, n: number, C: number, y: Float): void {
+    const op = 'preluForward';
+    dim(op, 'n', n); dim(op, 'C', C);
+    this.k.preluForward(this.f(op, 'x', x, n * C), this.f(op, 'alpha', alpha, C), n, C, this.f(op, 'y', y, n * C));
+  }
+
+  preluBackward(x: Float, alpha: Float, dy: Float, n: number, C: number, dx: Float, dAlpha: Float): void {
+    const op = 'preluBackward';
+    dim(op, 'n', n); dim(op, 'C', C);
+    this.k.preluBackward(this.f(op, 'x', x, n * C), this.f(op, 'alpha', alpha, C), this.f(op, 'dy', dy, n * C), n, C,
+      this.f(op, 'dx', dx, n * C), this.f(op, 'dAlpha', dAlpha, C));
+  }
+
+  diceStats(C: number): DiceStats {
+    dim('diceStats', 'C', C);
+    const len = Math.max(1, this.k.diceStatsPerChannel() * C);
+    const { ptr, needsZero } = this.arena.alloc(8 * len);
+    const data = new Float64Array(this.buffer, ptr, len);
+    if (needsZero) data.fill(0);
+    return new WasmDiceStats(C, data, this);
+  }
+
+  diceForward(x: Float, n: number, C: number, alpha: Float, movingMean: Float, movingVar: Float, train: boolean,
+    momentum: number, epsilon: number, stats: DiceStats, y: Float, p: Float, z: Float): void {
+    const op = 'diceForward';
+    dim(op, 'n', n); dim(op, 'C', C);
+    const m = n * C;
+    this.k.diceForward(this.f(op, 'x', x, m), n, C, this.f(op, 'alpha', alpha, C),
+      this.f(op, 'movingMean', movingMean, C), this.f(op, 'movingVar', movingVar, C), train ? 1 : 0, momentum, epsilon,
+      this.stats(op, stats, C), this.f(op, 'y', y, m), this.f(op, 'p', p, m), this.f(op, 'z', z, m));
+  }
+
+  diceBackward(x: Float, dy: Float, n: number, C: number, alpha: Float, train: boolean, stats: DiceStats, p: Float,
+    z: Float, dx: Float, dAlpha: Float): void {
+    const op = 'diceBackward';
+    dim(op, 'n', n); dim(op, 'C', C);
+    const m = n * C;
+    this.k.diceBackward(this.f(op, 'x', x, m), this.f(op, 'dy', dy, m), n, C, this.f(op, 'alpha', alpha, C),
+      train ? 1 : 0, this.stats(op, stats, C), this.f(op, 'p', p, m), this.f(op, 'z', z, m), this.f(op, 'dx', dx, m),
+      this.f(op, 'dAlpha', dAlpha, C));
+  }
+
+  private stats(op: string, s: DiceStats, C: number): number {
+    if (!(s instanceof WasmDiceStats) || s.owner !== this || s.channels !== C) {
+      throw new TypeError(`${op}: stats is not this WasmBackend's Dice workspace for ${C} channels ` +
+        '(make it with diceStats(C))');
+    }
+    return s.data.byteOffset;
   }
 
   /** Pointer of a float operand, after checking it is a Float32Array view of this arena with >= `need` elements. */

@@ -38,4 +38,31 @@ export interface Backend {
   weightedSum(w: Float, K: Float, B: number, T: number, D: number, out: Float): void;
   /** Backward of weightedSum: dw[bt] = dOut[b,:]·K[bt,:] (overwritten), dK[bt,:] += w[bt]·dOut[b,:]. */
   weightedSumBackward(w: Float, K: Float, dOut: Float, B: number, T: number, D: number, dw: Float, dK: Float): void;
+
+  /** PReLU over n rows of C channels: y = x where x > 0, α_c·x otherwise. */
+  preluForward(x: Float, alpha: Float, n: number, C: number, y: Float): void;
+  /** PReLU backward: dx = dy·(x > 0 ? 1 : α_c) (overwritten); dAlpha[c] += Σ_i dy·x·[x ≤ 0]. */
+  preluBackward(x: Float, alpha: Float, dy: Float, n: number, C: number, dx: Float, dAlpha: Float): void;
+  /** A Dice workspace for C channels (per-channel statistics kept from diceForward for diceBackward). */
+  diceStats(C: number): DiceStats;
+  /**
+   * Dice forward (paper eq. 8–9) over n rows of C channels: writes y and keeps p = sigmoid(z), z = (x − μ)/√(σ² + ε)
+   * for the backward pass. train: μ, σ² are the batch mean and biased variance and the moving averages are
+   * updated in place (mean ← m·mean + (1−m)·μ, same for var); eval: the moving averages are μ and σ².
+   */
+  diceForward(x: Float, n: number, C: number, alpha: Float, movingMean: Float, movingVar: Float, train: boolean,
+    momentum: number, epsilon: number, stats: DiceStats, y: Float, p: Float, z: Float): void;
+  /** Dice backward after diceForward on the same stats/p/z: dx overwritten; dAlpha[c] += Σ_i dy·x·(1 − p). */
+  diceBackward(x: Float, dy: Float, n: number, C: number, alpha: Float, train: boolean, stats: DiceStats, p: Float,
+    z: Float, dx: Float, dAlpha: Float): void;
+}
+
+/**
+ * Per-channel Dice statistics between forward and backward, in float64 whatever the backend (sums over thousands
+ * of rows). Its layout belongs to the backend that made it (the WASM one keeps float32 copies after the float64
+ * slots); pass it only to that backend.
+ */
+export interface DiceStats {
+  readonly channels: number;
+  readonly data: Float64Array;
 }

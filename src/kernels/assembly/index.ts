@@ -1,7 +1,9 @@
 // Entry point of the kernel module: every export here is a WASM export. Pointers are byte offsets into the memory
 // the JS side imports (`env.memory`); sizes are element counts. The JS side (src/kernels/wasm-backend.ts) owns the
 // allocator; kernels never allocate.
-export { setScratch, scratchBytes, gemm } from './gemm';
+export { setScratch, scratchBytes } from './scratch';
+export { gemm } from './gemm';
 export {
   addBias, sumRows, gather, scatterAddRows, attnInput, attnInputBackward, weightedSum, weightedSumBackward,
 } from './ops';
+export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel } from './activations';

@@ -1,0 +1,381 @@
+// Training-path activations over row-major n×C f32 matrices (see src/nn/prelu.ts, src/nn/dice.ts for the maths and
+// src/nn/js-backend.ts for the reference loops). Rows are walked in order with channels four lanes at a time and a
+// scalar tail, so per-channel sums accumulate in the same order as the JS loops. Per-channel statistics (batch mean,
+// variance, the Σ terms of Dice's backward) are summed in f64 as the JS backend does: they are sums over thousands
+// of rows. Accumulators live in small per-channel arrays (L1-resident) rather than registers so any C works.
+
+// @ts-ignore: decorator
+@inline function off(i: i32): usize {
+  return <usize>i << 2;
+}
+
+// exp/sigmoid constants, one f32x4 splat each. They live in memory rather than in v128.const: V8 materializes a
+// v128.const with several instructions at every use inside a loop, which made the polynomial ~3× slower (measured
+// in src/serve/engine-simd.ts, whose exp this is: Cephes expf, ln2 range reduction in two parts, degree-5 minimax
+// polynomial, 2^k built in the exponent bits, inputs clamped to [-87, 88] so 2^k stays a normal float).
+// The table sits at the start of the scratch region the JS side hands over (see scratch.ts), not in a data segment,
+// which every instantiation would rewrite with zeros under any other instance sharing the memory.
+let KT: usize = 0;
+export const ACT_CONSTANT_BYTES: i32 = 256;
+const K_LO = 0;
+const K_HI = 16;
+const K_LOG2E = 32;
+const K_ROUND = 48;
+const K_LN2HI = 64;
+const K_LN2LO = 80;
+const K_P0 = 96;
+const K_ONE = 192;
+const K_BIAS = 208;
+
+export function setConstants(ptr: usize): void {
+  KT = ptr;
+  v128.store(KT + K_LO, f32x4.splat(-87.0));
+  v128.store(KT + K_HI, f32x4.splat(88.0));
+  v128.store(KT + K_LOG2E, f32x4.splat(1.44269504088896341));
+  v128.store(KT + K_ROUND, f32x4.splat(12582912.0)); // 1.5·2^23
+  v128.store(KT + K_LN2HI, f32x4.splat(0.693359375));
+  v128.store(KT + K_LN2LO, f32x4.splat(-2.12194440e-4));
+  v128.store(KT + K_P0, f32x4.splat(1.9875691500e-4));
+  v128.store(KT + K_P0 + 16, f32x4.splat(1.3981999507e-3));
+  v128.store(KT + K_P0 + 32, f32x4.splat(8.3334519073e-3));
+  v128.store(KT + K_P0 + 48, f32x4.splat(4.1665795894e-2));
+  v128.store(KT + K_P0 + 64, f32x4.splat(1.6666665459e-1));
+  v128.store(KT + K_P0 + 80, f32x4.splat(5.0000001201e-1));
+  v128.store(KT + K_ONE, f32x4.splat(1.0));
+  v128.store(KT + K_BIAS, i32x4.splat(127));
+}
+
+// @ts-ignore: decorator
+@inline function exp4(t: v128): v128 {
+  const k0 = KT;
+  t = f32x4.pmin(f32x4.pmax(t, v128.load(k0, K_LO)), v128.load(k0, K_HI));
+  // Round t·log2(e) to the nearest integer k by adding 1.5·2^23: the sum's low mantissa bits then hold k.
+  const kk = f32x4.add(f32x4.mul(t, v128.load(k0, K_LOG2E)), v128.load(k0, K_ROUND));
+  const k = f32x4.sub(kk, v128.load(k0, K_ROUND));
+  let r = f32x4.sub(t, f32x4.mul(k, v128.load(k0, K_LN2HI)));
+  r = f32x4.sub(r, f32x4.mul(k, v128.load(k0, K_LN2LO)));
+  let p = v128.load(k0, K_P0);
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k0, K_P0 + 16));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k0, K_P0 + 32));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k0, K_P0 + 48));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k0, K_P0 + 64));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k0, K_P0 + 80));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), v128.load(k0, K_ONE));
+  // 2^k: (bits(kk) + 127) << 23 keeps only (k + 127) in the exponent field (the bits of 1.5·2^23 shift out).
+  return f32x4.mul(p, i32x4.shl(i32x4.add(kk, v128.load(k0, K_BIAS)), 23));
+}
+
+// @ts-ignore: decorator
+@inline function exp1(t: f32): f32 {
+  t = min(max(t, <f32>-87.0), <f32>88.0);
+  const k = nearest<f32>(t * <f32>1.44269504088896341);
+  let r = t - k * <f32>0.693359375;
+  r = r - k * <f32>-2.12194440e-4;
+  let p: f32 = 1.9875691500e-4;
+  p = p * r + <f32>1.3981999507e-3;
+  p = p * r + <f32>8.3334519073e-3;
+  p = p * r + <f32>4.1665795894e-2;
+  p = p * r + <f32>1.6666665459e-1;
+  p = p * r + <f32>5.0000001201e-1;
+  p = p * (r * r) + r + <f32>1.0;
+  return p * reinterpret<f32>((<i32>k + 127) << 23);
+}
+
+// @ts-ignore: decorator
+@inline function sig4(z: v128): v128 {
+  const one = v128.load(KT, K_ONE);
+  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(z))));
+}
+
+// @ts-ignore: decorator
+@inline function sig1(z: f32): f32 {
+  return <f32>1.0 / (<f32>1.0 + exp1(-z));
+}
+
+/** acc[c..c+4] (f64) += the four lanes of v (f32). */
+// @ts-ignore: decorator
+@inline function acc64(acc: usize, v: v128): void {
+  v128.store(acc, f64x2.add(v128.load(acc), f64x2.promote_low_f32x4(v)));
+  v128.store(acc, f64x2.add(v128.load(acc, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
+}
+
+// @ts-ignore: decorator
+@inline function zero64(p: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f64>(p + (<usize>i << 3), 0);
+}
+
+/** PReLU forward: y = x where x > 0, α_c·x otherwise (x = −0 and NaN take the α branch, as in JS). */
+export function preluForward(x: usize, alpha: usize, n: i32, C: i32, y: usize): void {
+  const C4 = C & ~3;
+  const rb = off(C);
+  const zero = f32x4.splat(0);
+  let px = x;
+  let py = y;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const o = off(c);
+      const v = v128.load(px + o);
+      v128.store(py + o, v128.bitselect(v, f32x4.mul(v, v128.load(alpha + o)), f32x4.gt(v, zero)));
+    }
+    for (; c < C; c++) {
+      const o = off(c);
+      const v = load<f32>(px + o);
+      store<f32>(py + o, v > 0 ? v : v * load<f32>(alpha + o));
+    }
+    px += rb;
+    py += rb;
+  }
+}
+
+/** PReLU backward: dx = dy·(x > 0 ? 1 : α_c) (overwritten); dAlpha[c] += Σ_i dy·x over x ≤ 0, rows in order. */
+export function preluBackward(x: usize, alpha: usize, dy: usize, n: i32, C: i32, dx: usize, dAlpha: usize): void {
+  const C4 = C & ~3;
+  const rb = off(C);
+  const zero = f32x4.splat(0);
+  let px = x;
+  let pg = dy;
+  let pd = dx;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const o = off(c);
+      const v = v128.load(px + o);
+      const g = v128.load(pg + o);
+      const pos = f32x4.gt(v, zero);
+      v128.store(pd + o, v128.bitselect(g, f32x4.mul(g, v128.load(alpha + o)), pos));
+      v128.store(dAlpha + o, f32x4.add(v128.load(dAlpha + o), v128.andnot(f32x4.mul(g, v), pos)));
+    }
+    for (; c < C; c++) {
+      const o = off(c);
+      const v = load<f32>(px + o);
+      const g = load<f32>(pg + o);
+      if (v > 0) {
+        store<f32>(pd + o, g);
+      } else {
+        store<f32>(pd + o, g * load<f32>(alpha + o));
+        store<f32>(dAlpha + o, load<f32>(dAlpha + o) + g * v);
+      }
+    }
+    px += rb;
+    pg += rb;
+    pd += rb;
+  }
+}
+
+// Dice workspace layout (DICE_STATS_F64 f64 slots per channel): f64 [0, C) mean, [C, 2C) variance then
+// 1/sqrt(var+ε), [2C, 3C) Σ gz, [3C, 4C) Σ gz·z; then f32 arrays from byte 32C: mean (rounded), mean − rounded mean,
+// 1/sqrt(var+ε), and backward's two per-channel corrections.
+export const DICE_STATS_F64: i32 = 7;
+
+export function diceStatsPerChannel(): i32 {
+  return DICE_STATS_F64;
+}
+
+/**
+ * Dice forward over n rows of C channels. train ≠ 0: batch mean and biased variance (f64, two passes as in
+ * JS), moving averages updated in place (mean ← m·mean + (1−m)·batch mean, same for var); otherwise the moving averages
+ * are the statistics. Writes y, and p = sigmoid(z), z = (x − mean)/sqrt(var + ε) for the backward pass.
+ */
+export function diceForward(x: usize, n: i32, C: i32, alpha: usize, movingMean: usize, movingVar: usize, train: i32,
+  momentum: f64, eps: f64, stats: usize, y: usize, p: usize, z: usize): void {
+  if (n <= 0) return;
+  const C4 = C & ~3;
+  const rb = off(C);
+  const mean = stats;
+  const vr = stats + (<usize>C << 3);
+  const mh = stats + (<usize>C << 5);
+  const ml = mh + off(C);
+  const inv = ml + off(C);
+  if (train != 0) {
+    zero64(mean, C);
+    zero64(vr, C);
+    let px = x;
+    for (let i = 0; i < n; i++) {
+      let c = 0;
+      for (; c < C4; c += 4) acc64(mean + (<usize>c << 3), v128.load(px + off(c)));
+      for (; c < C; c++) {
+        const a = mean + (<usize>c << 3);
+        store<f64>(a, load<f64>(a) + <f64>load<f32>(px + off(c)));
+      }
+      px += rb;
+    }
+    const nf = <f64>n;
+    for (let c = 0; c < C; c++) {
+      const a = mean + (<usize>c << 3);
+      store<f64>(a, load<f64>(a) / nf);
+    }
+    px = x;
+    for (let i = 0; i < n; i++) {
+      let c = 0;
+      for (; c < C4; c += 4) {
+        const a = <usize>c << 3;
+        const v = v128.load(px + off(c));
+        const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), v128.load(mean + a));
+        const d1 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), v128.load(mean + a, 16));
+        v128.store(vr + a, f64x2.add(v128.load(vr + a), f64x2.mul(d0, d0)));
+        v128.store(vr + a, f64x2.add(v128.load(vr + a, 16), f64x2.mul(d1, d1)), 16);
+      }
+      for (; c < C; c++) {
+        const a = <usize>c << 3;
+        const d = <f64>load<f32>(px + off(c)) - load<f64>(mean + a);
+        store<f64>(vr + a, load<f64>(vr + a) + d * d);
+      }
+      px += rb;
+    }
+    const m1 = 1 - momentum;
+    for (let c = 0; c < C; c++) {
+      const a = <usize>c << 3;
+      const mu = load<f64>(mean + a);
+      const v = load<f64>(vr + a) / nf;
+      const o = off(c);
+      store<f32>(movingMean + o, <f32>(momentum * <f64>load<f32>(movingMean + o) + m1 * mu));
+      store<f32>(movingVar + o, <f32>(momentum * <f64>load<f32>(movingVar + o) + m1 * v));
+      const iv = 1 / Math.sqrt(v + eps);
+      store<f64>(vr + a, iv);
+      const hi = <f32>mu;
+      store<f32>(mh + o, hi);
+      store<f32>(ml + o, <f32>(mu - <f64>hi));
+      store<f32>(inv + o, <f32>iv);
+    }
+  } else {
+    for (let c = 0; c < C; c++) {
+      const a = <usize>c << 3;
+      const o = off(c);
+      const mu = load<f32>(movingMean + o);
+      const iv = 1 / Math.sqrt(<f64>load<f32>(movingVar + o) + eps);
+      store<f64>(mean + a, <f64>mu);
+      store<f64>(vr + a, iv);
+      store<f32>(mh + o, mu);
+      store<f32>(ml + o, 0);
+      store<f32>(inv + o, <f32>iv);
+    }
+  }
+  const one = v128.load(KT, K_ONE);
+  let px = x;
+  let py = y;
+  let pp = p;
+  let pz = z;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const o = off(c);
+      const v = v128.load(px + o);
+      // The mean in two parts keeps z accurate when |mean| ≫ std (x − hi is exact when they are close).
+      const zz = f32x4.mul(f32x4.sub(f32x4.sub(v, v128.load(mh + o)), v128.load(ml + o)), v128.load(inv + o));
+      const s = sig4(zz);
+      const a = v128.load(alpha + o);
+      v128.store(pz + o, zz);
+      v128.store(pp + o, s);
+      v128.store(py + o, f32x4.mul(v, f32x4.add(a, f32x4.mul(f32x4.sub(one, a), s))));
+    }
+    for (; c < C; c++) {
+      const o = off(c);
+      const v = load<f32>(px + o);
+      const zz = ((v - load<f32>(mh + o)) - load<f32>(ml + o)) * load<f32>(inv + o);
+      const s = sig1(zz);
+      const a = load<f32>(alpha + o);
+      store<f32>(pz + o, zz);
+      store<f32>(pp + o, s);
+      store<f32>(py + o, v * (a + (<f32>1.0 - a) * s));
+    }
+    px += rb;
+    py += rb;
+    pp += rb;
+    pz += rb;
+  }
+}
+
+/**
+ * Dice backward (after diceForward with the same stats, p, z): dx overwritten, dAlpha[c] += Σ_i dy·x·(1 − p).
+ * train ≠ 0 also back-propagates through the batch mean and variance.
+ */
+export function diceBackward(x: usize, dy: usize, n: i32, C: i32, alpha: usize, train: i32, stats: usize, p: usize,
+  z: usize, dx: usize, dAlpha: usize): void {
+  if (n <= 0) return;
+  const C4 = C & ~3;
+  const rb = off(C);
+  const ivd = stats + (<usize>C << 3);
+  const sg = stats + (<usize>C << 4);
+  const sgz = sg + (<usize>C << 3);
+  const inv = stats + (<usize>C << 5) + off(2 * C);
+  const corrA = inv + off(C);
+  const corrB = corrA + off(C);
+  zero64(sg, C);
+  zero64(sgz, C);
+  const one = v128.load(KT, K_ONE);
+  let px = x;
+  let pg = dy;
+  let pp = p;
+  let pz = z;
+  let pd = dx;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const o = off(c);
+      const v = v128.load(px + o);
+      const g = v128.load(pg + o);
+      const s = v128.load(pp + o);
+      const a = v128.load(alpha + o);
+      const a1 = f32x4.sub(one, a);
+      const s1 = f32x4.sub(one, s);
+      const gv = f32x4.mul(g, v);
+      v128.store(dAlpha + o, f32x4.add(v128.load(dAlpha + o), f32x4.mul(gv, s1)));
+      const gz = f32x4.mul(f32x4.mul(gv, a1), f32x4.mul(s, s1));
+      v128.store(pd + o, f32x4.add(f32x4.mul(g, f32x4.add(a, f32x4.mul(a1, s))), f32x4.mul(gz, v128.load(inv + o))));
+      if (train != 0) {
+        const a8 = <usize>c << 3;
+        acc64(sg + a8, gz);
+        acc64(sgz + a8, f32x4.mul(gz, v128.load(pz + o)));
+      }
+    }
+    for (; c < C; c++) {
+      const o = off(c);
+      const v = load<f32>(px + o);
+      const g = load<f32>(pg + o);
+      const s = load<f32>(pp + o);
+      const a = load<f32>(alpha + o);
+      const a1 = <f32>1.0 - a;
+      const s1 = <f32>1.0 - s;
+      const gv = g * v;
+      store<f32>(dAlpha + o, load<f32>(dAlpha + o) + gv * s1);
+      const gz = (gv * a1) * (s * s1);
+      store<f32>(pd + o, g * (a + a1 * s) + gz * load<f32>(inv + o));
+      if (train != 0) {
+        const a8 = <usize>c << 3;
+        store<f64>(sg + a8, load<f64>(sg + a8) + <f64>gz);
+        store<f64>(sgz + a8, load<f64>(sgz + a8) + <f64>(gz * load<f32>(pz + o)));
+      }
+    }
+    px += rb;
+    pg += rb;
+    pp += rb;
+    pz += rb;
+    pd += rb;
+  }
+  if (train == 0) return;
+  // Batch statistics: μ and σ² depend on every row.
+  const nf = <f64>n;
+  for (let c = 0; c < C; c++) {
+    const a8 = <usize>c << 3;
+    const iv = load<f64>(ivd + a8);
+    store<f32>(corrA + off(c), <f32>((load<f64>(sg + a8) / nf) * iv));
+    store<f32>(corrB + off(c), <f32>((load<f64>(sgz + a8) / nf) * iv));
+  }
+  pz = z;
+  pd = dx;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const o = off(c);
+      const d = f32x4.add(v128.load(corrA + o), f32x4.mul(v128.load(pz + o), v128.load(corrB + o)));
+      v128.store(pd + o, f32x4.sub(v128.load(pd + o), d));
+    }
+    for (; c < C; c++) {
+      const o = off(c);
+      store<f32>(pd + o, load<f32>(pd + o) - (load<f32>(corrA + o) + load<f32>(pz + o) * load<f32>(corrB + o)));
+    }
+    pz += rb;
+    pd += rb;
+  }
+}
