@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Batch } from '../src/data/types.js';
 import type { Model } from '../src/models/model.js';
 import type { Float } from '../src/nn/backend.js';
-import { createOptimizer, type Regularizer } from '../src/optim/index.js';
+import { createOptimizer, type Optimizer, type Regularizer } from '../src/optim/index.js';
 import { trainStep } from '../src/train/trainer.js';
 import type { Rng } from '../src/util/rng.js';
 
@@ -79,10 +79,11 @@ export function stepsPerRunAt(B: number, T: number): number {
  * the first.
  */
 export class TrainTimer {
-  private readonly opt = createOptimizer('adam');
+  private readonly opt: Optimizer;
   private readonly dLogits: Float;
 
   constructor(readonly model: Model, readonly batches: Batch[], readonly reg?: Regularizer) {
+    this.opt = createOptimizer('adam', model.backend);
     this.dLogits = model.backend.alloc(Math.max(...batches.map((b) => b.size)));
   }
 

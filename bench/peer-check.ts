@@ -156,7 +156,7 @@ function runOurs(model: Model, batch: Batch, clip: number): RunOut {
       grads[p.name] = { data: Array.from(p.grad) };
     }
   }
-  const opt = createOptimizer('adam');
+  const opt = createOptimizer('adam', model.backend);
   const stepLosses: number[] = [];
   for (let s = 0; s < STEPS; s++) stepLosses.push(trainStep(model, batch, opt, LR, clip, dLogits));
   const after: Record<string, number[]> = {};

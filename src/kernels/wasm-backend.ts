@@ -49,6 +49,8 @@ interface Kernels {
     momentum: number, eps: number, stats: number, y: number, p: number, z: number): void;
   diceBackward(x: number, dy: number, n: number, C: number, alpha: number, train: number, stats: number, p: number,
     z: number, dx: number, dAlpha: number): void;
+  adamUpdate(w: number, g: number, m: number, v: number, ids: number, n: number, dim: number, rows: number, b1: number,
+    b2: number, lr: number, ic1: number, ic2: number, eps: number): number;
 }
 
 /** The WASM kernels' Dice workspace: an arena array (float64 sums, then float32 copies the SIMD loops read). */
@@ -204,6 +206,13 @@ export class WasmBackend implements Backend {
     return a;
   }
 
+  allocF64(n: number): Float64Array {
+    const { ptr, needsZero } = this.arena.alloc(8 * checkCount(n));
+    const a = new Float64Array(this.buffer, ptr, n);
+    if (needsZero) a.fill(0);
+    return a;
+  }
+
   free(a: Float | Int32Array): void {
     if (a.buffer !== this.buffer) throw foreign('free', 'array', a);
     this.arena.free(a.byteOffset);
@@ -324,6 +333,22 @@ export class WasmBackend implements Backend {
       this.f(op, 'dAlpha', dAlpha, C));
   }
 
+  adamUpdate(w: Float, g: Float, m: Float64Array, v: Float64Array, ids: Int32Array | null, n: number, dim_: number,
+    b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
+    const op = 'adamUpdate';
+    dim(op, 'n', n); dim(op, 'dim', dim_);
+    const dense = ids === null;
+    if (!dense && dim_ === 0) return;
+    const pw = this.f(op, 'w', w, dense ? n : 0);
+    const pg = this.f(op, 'g', g, dense ? n : n * dim_);
+    const pm = this.d(op, 'm', m, w.length);
+    const pv = this.d(op, 'v', v, w.length);
+    const pi = dense ? 0 : this.i(op, 'ids', ids, n);
+    const rows = dense || dim_ === 0 ? 0 : Math.floor(w.length / dim_);
+    const bad = this.k.adamUpdate(pw, pg, pm, pv, pi, n, dim_, rows, b1, b2, lr, ic1, ic2, eps);
+    if (bad >= 0) throw new RangeError(`adamUpdate: ids[${bad}] = ${ids![bad]} is out of range for a table of ${rows} rows`);
+  }
+
   private stats(op: string, s: DiceStats, C: number): number {
     if (!(s instanceof WasmDiceStats) || s.owner !== this || s.channels !== C) {
       throw new TypeError(`${op}: stats is not this WasmBackend's Dice workspace for ${C} channels ` +
@@ -335,6 +360,12 @@ export class WasmBackend implements Backend {
   /** Pointer of a float operand, after checking it is a Float32Array view of this arena with >= `need` elements. */
   private f(op: string, name: string, a: Float, need: number): number {
     if (a.buffer !== this.buffer || !(a instanceof Float32Array)) throw foreign(op, name, a);
+    if (a.length < need) throw new RangeError(`${op}: ${name} has ${a.length} elements, needs ${need}`);
+    return a.byteOffset;
+  }
+
+  private d(op: string, name: string, a: Float64Array, need: number): number {
+    if (a.buffer !== this.buffer || !(a instanceof Float64Array)) throw foreign(op, name, a);
     if (a.length < need) throw new RangeError(`${op}: ${name} has ${a.length} elements, needs ${need}`);
     return a.byteOffset;
   }

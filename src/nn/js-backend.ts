@@ -17,7 +17,20 @@ export class JsBackend implements Backend {
   allocInt(n: number): Int32Array {
     return new Int32Array(n);
   }
+  allocF64(n: number): Float64Array {
+    return new Float64Array(n);
+  }
   free(_a: Float | Int32Array): void {}
+
+  adamUpdate(w: Float, g: Float, m: Float64Array, v: Float64Array, ids: Int32Array | null, n: number, dim: number,
+    b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
+    if (ids === null) {
+      adamRange(w, g, m, v, 0, 0, n, b1, b2, lr, ic1, ic2, eps);
+      return;
+    }
+    // Explicit loops: this is the optimizer's hot path.
+    for (let r = 0; r < n; r++) adamRange(w, g, m, v, ids[r] * dim, r * dim, dim, b1, b2, lr, ic1, ic2, eps);
+  }
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float, B: Float,
     beta: number, C: Float): void {
@@ -263,4 +276,15 @@ function jsStats(stats: DiceStats, C: number): JsDiceStats {
     throw new TypeError(`dice: stats is not a JsBackend Dice workspace for ${C} channels (make it with diceStats(C))`);
   }
   return stats;
+}
+
+function adamRange(w: Float, g: Float, m: Float64Array, v: Float64Array, vo: number, go: number, n: number,
+  b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
+  for (let i = 0; i < n; i++) {
+    const gi = g[go + i];
+    const k = vo + i;
+    const mk = (m[k] = b1 * m[k] + (1 - b1) * gi);
+    const vk = (v[k] = b2 * v[k] + (1 - b2) * gi * gi);
+    w[k] -= (lr * mk * ic1) / (Math.sqrt(vk * ic2) + eps);
+  }
 }

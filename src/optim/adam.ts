@@ -1,4 +1,5 @@
-import type { Float } from '../nn/backend.js';
+import type { Backend } from '../nn/backend.js';
+import { JsBackend } from '../nn/js-backend.js';
 import type { Param } from '../nn/param.js';
 import type { Optimizer } from './optimizer.js';
 
@@ -6,26 +7,54 @@ export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /**
+   * The backend the params live on (the model's): the update then runs on its kernel, with the moments in its
+   * memory. Without it, a plain JS loop with the moments on the JS heap (same arithmetic, any params).
+   */
+  backend?: Backend;
 }
+
+/** The moments of one param and the backend whose adamUpdate reads them. */
+interface State {
+  m: Float64Array;
+  v: Float64Array;
+  be: Backend;
+}
+
+const JS = new JsBackend('float64');
+
+/**
+ * Gives a WASM backend's moment arrays back when the Adam holding them is collected: they live in the backend's
+ * fixed arena, not on the JS heap, so nothing else would free them (an optimizer has no dispose).
+ */
+const arenaRelease = new FinalizationRegistry<{ be: Backend; arrays: Float64Array[] }>(({ be, arrays }) => {
+  for (const a of arrays) be.free(a);
+});
 
 /**
  * Adam (Kingma & Ba). For embedding tables it is "lazy": moments of a row are updated only when the row is in the
  * batch (as TensorFlow's sparse Adam), so rare ids are not dragged by stale momentum and a step costs O(batch rows).
- * Moment tables have the size of the parameter (state, not gradient).
+ * Moment tables have the size of the parameter (state, not gradient), in float64 whatever the backend; they live in
+ * the backend's memory so its kernel can run the update. A table whose moments do not fit in a WASM arena keeps them
+ * on the JS heap and is updated by the JS loop (same results, slower).
  */
 export class Adam implements Optimizer {
   readonly name = 'adam';
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly eps: number;
+  private readonly backend: Backend;
   private t = 0;
-  private readonly m = new Map<Param, Float64Array>();
-  private readonly v = new Map<Param, Float64Array>();
+  private readonly state = new Map<Param, State>();
+  private readonly owned: { be: Backend; arrays: Float64Array[] };
 
   constructor(opts: AdamOptions = {}) {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
+    this.backend = opts.backend ?? JS;
+    this.owned = { be: this.backend, arrays: [] };
+    if (this.backend !== JS) arenaRelease.register(this, this.owned);
   }
 
   step(params: Param[], lr: number): void {
@@ -36,37 +65,36 @@ export class Adam implements Optimizer {
     const ic1 = 1 / c1;
     const ic2 = 1 / c2;
     for (const p of params) {
-      let m = this.m.get(p);
-      let v = this.v.get(p);
-      if (!m || !v) {
-        m = new Float64Array(p.value.length);
-        v = new Float64Array(p.value.length);
-        this.m.set(p, m);
-        this.v.set(p, v);
-      }
-      const w = p.value;
-      const g = p.grad;
+      const s = this.state.get(p) ?? this.init(p);
       if (p.sparse) {
-        // Embedding tables: only the rows in this batch (lazy Adam). Explicit loops: this is the optimizer's hot path.
-        const dim = p.shape[1];
-        const ids = p.sparse.ids;
-        for (let r = 0, count = p.sparse.count; r < count; r++) {
-          adamRange(w, g, m, v, ids[r] * dim, r * dim, dim, b1, b2, lr, ic1, ic2, eps);
-        }
+        // Embedding tables: only the rows in this batch (lazy Adam).
+        s.be.adamUpdate(p.value, p.grad, s.m, s.v, p.sparse.ids, p.sparse.count, p.shape[1], b1, b2, lr, ic1, ic2, eps);
       } else {
-        adamRange(w, g, m, v, 0, 0, w.length, b1, b2, lr, ic1, ic2, eps);
+        s.be.adamUpdate(p.value, p.grad, s.m, s.v, null, p.value.length, 1, b1, b2, lr, ic1, ic2, eps);
       }
     }
   }
-}
 
-function adamRange(w: Float, g: Float, m: Float64Array, v: Float64Array, vo: number, go: number, n: number,
-  b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
-  for (let i = 0; i < n; i++) {
-    const gi = g[go + i];
-    const k = vo + i;
-    const mk = (m[k] = b1 * m[k] + (1 - b1) * gi);
-    const vk = (v[k] = b2 * v[k] + (1 - b2) * gi * gi);
-    w[k] -= (lr * mk * ic1) / (Math.sqrt(vk * ic2) + eps);
+  private init(p: Param): State {
+    const n = p.value.length;
+    let s: State;
+    const be = this.backend;
+    if (be === JS) {
+      s = { m: new Float64Array(n), v: new Float64Array(n), be: JS };
+    } else {
+      let m: Float64Array | undefined;
+      try {
+        m = be.allocF64(n);
+        const v = be.allocF64(n);
+        this.owned.arrays.push(m, v);
+        s = { m, v, be };
+      } catch (e) {
+        if (!(e instanceof Error && /out of WASM memory/.test(e.message))) throw e;
+        if (m) be.free(m);
+        s = { m: new Float64Array(n), v: new Float64Array(n), be: JS };
+      }
+    }
+    this.state.set(p, s);
+    return s;
   }
 }

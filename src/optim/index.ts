@@ -1,3 +1,4 @@
+import type { Backend } from '../nn/backend.js';
 import { Adam } from './adam.js';
 import type { Optimizer } from './optimizer.js';
 import { Sgd } from './sgd.js';
@@ -8,12 +9,13 @@ export type { Optimizer };
 export { clipGradNorm, gradNorm } from './optimizer.js';
 export { createRegularizer, PENALTY_REGS, REG_NAMES, type RegName, type Regularizer, type RegularizerOptions } from './regularizer.js';
 
-export function createOptimizer(name: OptimizerName): Optimizer {
+/** `backend`: the one the params live on (the model's), so optimizers with state can run on its kernels. */
+export function createOptimizer(name: OptimizerName, backend?: Backend): Optimizer {
   switch (name) {
     case 'sgd':
       return new Sgd();
     case 'adam':
-      return new Adam();
+      return new Adam({ backend });
     default:
       throw new Error(`unknown optimizer "${name as string}" (expected sgd or adam)`);
   }

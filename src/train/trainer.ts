@@ -214,7 +214,7 @@ export function trainModel(model: Model, data: TrainData, opts: TrainOptions, ho
   const { valid } = hooks;
   if (opts.patience > 0 && !valid) throw new Error('early stopping (patience > 0) needs a validation set');
   const evalOpts = { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory };
-  const optimizer = createOptimizer(opts.optimizer);
+  const optimizer = createOptimizer(opts.optimizer, model.backend);
   const batcher = isSharded(data) ? null : new Batcher(data.train, {
     batchSize: opts.batchSize,
     maxHistory: opts.maxHistory,

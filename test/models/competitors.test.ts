@@ -314,7 +314,7 @@ test('every model trains on the WASM backend: finite loss that decreases on a ti
   for (const model of ['lr', 'base', 'wide-deep', 'pnn', 'deepfm', 'din'] as const) {
     // Full-size default wide table; tiny embeddings and MLP.
     const m = createModel(tinyConfig({ model, goodsDim: 8, attrDim: 8, hidden: [16, 8] }), context(backend, 3));
-    const opt = createOptimizer('adam');
+    const opt = createOptimizer('adam', backend);
     const dLogits = backend.alloc(batch.size);
     const curve: number[] = [];
     for (let step = 0; step < 40; step++) {

@@ -7,3 +7,4 @@ export {
   addBias, sumRows, gather, scatterAddRows, attnInput, attnInputBackward, weightedSum, weightedSumBackward,
 } from './ops';
 export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel } from './activations';
+export { adamUpdate } from './adam';
