@@ -1,6 +1,7 @@
 /**
  * Helpers shared by the benchmarks: the synthetic catalog and fixed-shape batches of bench/train-speed.ts, the timed
- * training loop and scoring latency, and how the PyTorch peer (bench/peers/) is found and started.
+ * training loop (on one thread with `trainStep`, or data-parallel on several with `DataParallel`) and scoring latency,
+ * and how the PyTorch peer (bench/peers/) is found and started.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import type { Batch } from '../src/data/types.js';
 import type { Model } from '../src/models/model.js';
 import type { Float } from '../src/nn/backend.js';
 import { createOptimizer, type Optimizer, type Regularizer } from '../src/optim/index.js';
+import { DataParallel } from '../src/train/data-parallel.js';
 import { trainStep } from '../src/train/trainer.js';
 import type { Rng } from '../src/util/rng.js';
 
@@ -74,17 +76,21 @@ export function stepsPerRunAt(B: number, T: number): number {
 }
 
 /**
- * A model being timed on fixed batches with Adam (lr 1e-3, clip 5), as `trainStep` runs in training. `warmup(n)`
- * runs untimed steps; `run(steps)` returns samples/s of one timed run. Each call cycles through the batches from
- * the first.
+ * A model being timed on fixed batches with Adam (lr 1e-3, clip 5), as training runs it: `trainStep` on one thread,
+ * or a {@link DataParallel} over `threads` ≥ 2 threads (built once here: it starts threads − 1 workers, ~100 ms, and
+ * copies the model into them, so the model must come from createModel and must not be stepped by anything else).
+ * `warmup(n)` runs untimed steps; `run(steps)` returns samples/s of one timed run. Each call cycles through the
+ * batches from the first. `close()` lets the worker threads go (call it, e.g. in `finally`).
  */
 export class TrainTimer {
   private readonly opt: Optimizer;
-  private readonly dLogits: Float;
+  private readonly dLogits: Float | null;
+  private readonly dp: DataParallel | null;
 
-  constructor(readonly model: Model, readonly batches: Batch[], readonly reg?: Regularizer) {
+  constructor(readonly model: Model, readonly batches: Batch[], readonly reg?: Regularizer, readonly threads = 1) {
     this.opt = createOptimizer('adam', model.backend);
-    this.dLogits = model.backend.alloc(Math.max(...batches.map((b) => b.size)));
+    this.dp = threads > 1 ? DataParallel.create(model, threads, this.opt, 'adam', reg?.spec, 5) : null;
+    this.dLogits = this.dp ? null : model.backend.alloc(Math.max(...batches.map((b) => b.size)));
   }
 
   warmup(steps: number): void {
@@ -98,20 +104,36 @@ export class TrainTimer {
     return samples / ((performance.now() - t0) / 1000);
   }
 
+  /** Data-parallel: throws if a worker's replica drifted from the model. One thread: nothing to check. */
+  verify(): void {
+    this.dp?.verify();
+  }
+
+  /** Lets the worker threads go (idempotent; nothing to do on one thread). */
+  close(): void {
+    this.dp?.close();
+  }
+
   private step(i: number): number {
     const b = this.batches[i % this.batches.length];
-    trainStep(this.model, b, this.opt, 1e-3, 5, this.dLogits, this.reg);
+    if (this.dp) this.dp.step(b, 1e-3);
+    else trainStep(this.model, b, this.opt, 1e-3, 5, this.dLogits!, this.reg);
     return b.size;
   }
 }
 
-/** Median samples/s of `runs` timed runs after 10 warm-up steps (bench/train-speed.ts). */
-export function trainSpeed(model: Model, batches: Batch[], runs: number, steps: number, reg?: Regularizer): number {
-  const timer = new TrainTimer(model, batches, reg);
-  timer.warmup(10);
-  const rates: number[] = [];
-  for (let r = 0; r < runs; r++) rates.push(timer.run(steps));
-  return median(rates);
+/** Median samples/s of `runs` timed runs after 10 warm-up steps (bench/train-speed.ts), on `threads` threads. */
+export function trainSpeed(model: Model, batches: Batch[], runs: number, steps: number, reg?: Regularizer, threads = 1): number {
+  const timer = new TrainTimer(model, batches, reg, threads);
+  try {
+    timer.warmup(10);
+    const rates: number[] = [];
+    for (let r = 0; r < runs; r++) rates.push(timer.run(steps));
+    timer.verify();
+    return median(rates);
+  } finally {
+    timer.close();
+  }
 }
 
 /**

@@ -3,17 +3,22 @@
  * bench/train-speed.ts: 20,000 items, 1,000 attributes, 1–3 attributes per item, every history full, 8 fixed batches,
  * Adam lr 1e-3 with clipping at 5).
  *
- * For every (config, model, B, T) cell, repetitions alternate between ours and the peer (the peer at each thread
- * count in turn; which side goes first alternates too), so slow drifts of the machine hit both alike. A repetition is
- * one timed run of max(20, round(20000·20 / (T·B))) steps after warm-up (10 steps for a new cell, 3 before each later
- * run). Reported: medians over repetitions; the peer's best thread count; ratio = ours / peer (> 1: we are faster).
- * Serving: eval-mode forward of 1 user × 200 candidates, median over repetitions of the median of --serve-times calls
- * (the peer under torch.no_grad, best thread count).
+ * For every (config, model, B, T) cell, repetitions alternate between ours and the peer (ours at each of
+ * --our-threads in turn, then the peer at each of --threads in turn; which side goes first alternates too), so slow
+ * drifts of the machine hit both alike. A repetition is one timed run of max(20, round(20000·20 / (T·B))) steps after
+ * warm-up (10 steps for a new cell, 3 before each later run). Reported: medians over repetitions; the best thread count
+ * of each side (ours, oursThreads, oursByThreads; peer, peerThreads, peerByThreads); ratio = best ours / best peer
+ * (> 1: we are faster). Serving: eval-mode forward of 1 user × 200 candidates, median over repetitions of the median
+ * of --serve-times calls (ours on one thread; the peer under torch.no_grad, best thread count). Last: the peak RSS of
+ * our process (worker threads included) and of the peer's (both also in the JSON, peakRssKiB).
  *
- *   npm run build && node dist/bench/compare-peer.js                 (writes bench/results/latest.json)
- *   node dist/bench/compare-peer.js --runs 3 --models din --configs default --histories 20
+ *   npm run bench                                                    (builds; writes bench/results/latest.json)
+ *   node dist/bench/compare-peer.js --runs 3 --models din --configs default --histories 20 --our-threads 1,2
  *
- * Ours runs on one core (the WASM backend is single-threaded); the peer gets torch.set_num_threads(1) and (2).
+ * Ours trains on --our-threads (default 1,2): 1 = `trainStep` on this thread (the WASM kernels are single-threaded);
+ * ≥ 2 = data-parallel (`DataParallel`, as `trainModel(…, { threads })`: each batch split over that many replicas in
+ * worker threads, built once per cell and reused across its repetitions). The peer gets torch.set_num_threads for
+ * each of --threads (default 1,2).
  * The peer runs with glibc malloc tuned to keep freed memory (bench_torch.py sets MALLOC_MMAP_THRESHOLD_ and
  * MALLOC_TRIM_THRESHOLD_; otherwise every large temporary tensor is a fresh mmap whose page faults cost more than the
  * arithmetic; DIN_PEER_MALLOC=default turns that off). It needs
@@ -45,6 +50,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '32,256' },
     histories: { type: 'string', default: '20,100' },
     threads: { type: 'string', default: '1,2' },
+    'our-threads': { type: 'string', default: '1,2' },
     candidates: { type: 'string', default: '200' },
     'serve-times': { type: 'string', default: '20' },
     emb: { type: 'string', default: 'rows' },
@@ -63,6 +69,9 @@ const CONFIG_NAMES = args.configs.split(',').map((c) => c.trim());
 const BATCHES = ints(args.batches);
 const HISTORIES = ints(args.histories);
 const THREADS = ints(args.threads);
+const OUR_THREADS = ints(args['our-threads']);
+for (const t of OUR_THREADS) if (!(Number.isInteger(t) && t >= 1)) throw new Error(`--our-threads: expected positive integers, got "${args['our-threads']}"`);
+if (OUR_THREADS.length === 0) throw new Error('--our-threads: at least one thread count');
 const CANDIDATES = Number(args.candidates);
 const SERVE_TIMES = Number(args['serve-times']);
 
@@ -135,13 +144,16 @@ interface TrainRow {
   config: string;
   batch: number;
   history: number;
+  /** Best of our thread counts (samples/s). */
   ours: number;
   peer: number;
   ratio: number;
+  oursThreads: number;
+  oursByThreads: Record<string, number>;
   peerThreads: number;
   peerByThreads: Record<string, number>;
   steps: number;
-  oursRuns: number[];
+  oursRuns: Record<string, number[]>;
   peerRuns: Record<string, number[]>;
 }
 
@@ -169,7 +181,8 @@ async function main(): Promise<void> {
   const ready = await worker.ready();
   const started = new Date().toISOString();
   const loadStart = loadavg();
-  console.log(`ours: ${backendInfo(args.backend as BackendKind)}, node ${process.version}, 1 thread; ` +
+  console.log(`ours: ${backendInfo(args.backend as BackendKind)}, node ${process.version}, threads ${OUR_THREADS.join('/')} ` +
+    `(≥ 2: data-parallel; serving on 1); ` +
     `peer: torch ${peerInfo.torch} (${ready.blas}), threads ${THREADS.join('/')}, emb ${args.emb}, attention ${args.att}`);
   console.log(`${numItems} items, ${numAttrs} attrs, every history full; ${RUNS} alternating repetitions per cell; ` +
     `load average at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
@@ -177,9 +190,11 @@ async function main(): Promise<void> {
   const catalog = makeCatalog(rng, numItems, numAttrs);
   const train: TrainRow[] = [];
   const serve: ServeRow[] = [];
-  const head = `${'model'.padEnd(10)} ${'B'.padStart(4)} ${'T'.padStart(4)}  ${'ours/s'.padStart(8)}  ${'peer/s'.padStart(8)} ` +
-    `${THREADS.map((t) => `${t}thr`.padStart(8)).join(' ')}  ${'ratio'.padStart(6)}`;
-  console.log(`\ntraining samples/s (median), ratio = ours / best peer\n${head}`);
+  const num = (x: number, w = 8) => (Number.isFinite(x) ? Math.round(x).toString() : '-').padStart(w);
+  const head = `${'model'.padEnd(5)} ${'config'.padEnd(7)} ${'B'.padStart(4)} ${'T'.padStart(4)}  ${'ours/s'.padStart(8)} ` +
+    `${OUR_THREADS.map((t) => `ours@${t}`.padStart(8)).join(' ')}  ${'peer/s'.padStart(8)} ${'thr'.padStart(3)}  ${'ratio'.padStart(6)}`;
+  console.log(`\ntraining samples/s (median of ${RUNS}); ours/s, peer/s = best thread count of each (thr: the peer's); ` +
+    `ratio = ours / peer\n${head}`);
   for (const cname of CONFIG_NAMES) {
     const cdef = CONFIGS[cname];
     for (const kind of MODELS) {
@@ -188,46 +203,60 @@ async function main(): Promise<void> {
       for (const B of BATCHES) {
         for (const T of HISTORIES) {
           const steps = stepsPerRunAt(B, T);
-          // A backend per cell: its arena holds this cell's model and workspaces only.
-          const model = createModel(config, { backend: createBackend(args.backend as BackendKind), catalog, seed: 1 });
-          const timer = new TrainTimer(model, Array.from({ length: 8 }, () => makeBatch(rng, numItems, B, T)));
-          const oursRuns: number[] = [];
-          const peerRuns: Record<string, number[]> = Object.fromEntries(THREADS.map((t) => [String(t), []]));
-          for (let r = 0; r < RUNS; r++) {
-            const runOurs = () => {
-              timer.warmup(r === 0 ? 10 : 3);
-              oursRuns.push(timer.run(steps));
-            };
-            const runPeer = async () => {
-              for (const t of THREADS) {
-                const res = await worker.request({ cmd: 'train', model: kind, config: cname, batch: B, history: T, threads: t, runs: 1, steps });
-                peerRuns[String(t)].push(res.samplesPerSec[0]);
-              }
-            };
-            if (r % 2 === 0) {
-              runOurs();
-              await runPeer();
-            } else {
-              await runPeer();
-              runOurs();
+          const batches = Array.from({ length: 8 }, () => makeBatch(rng, numItems, B, T));
+          // Per thread count, a model on its own backend (its arena holds this cell's model and workspaces only; a
+          // data-parallel group attaches to its backend) and a timer; ≥ 2 threads start their workers here, once.
+          const timers: TrainTimer[] = [];
+          try {
+            for (const t of OUR_THREADS) {
+              const model = createModel(config, { backend: createBackend(args.backend as BackendKind), catalog, seed: 1 });
+              timers.push(new TrainTimer(model, batches, undefined, t));
             }
+            const oursRuns: Record<string, number[]> = Object.fromEntries(OUR_THREADS.map((t) => [String(t), []]));
+            const peerRuns: Record<string, number[]> = Object.fromEntries(THREADS.map((t) => [String(t), []]));
+            for (let r = 0; r < RUNS; r++) {
+              const runOurs = () => {
+                for (const timer of timers) {
+                  timer.warmup(r === 0 ? 10 : 3);
+                  oursRuns[String(timer.threads)].push(timer.run(steps));
+                }
+              };
+              const runPeer = async () => {
+                for (const t of THREADS) {
+                  const res = await worker.request({ cmd: 'train', model: kind, config: cname, batch: B, history: T, threads: t, runs: 1, steps });
+                  peerRuns[String(t)].push(res.samplesPerSec[0]);
+                }
+              };
+              if (r % 2 === 0) {
+                runOurs();
+                await runPeer();
+              } else {
+                await runPeer();
+                runOurs();
+              }
+            }
+            for (const timer of timers) timer.verify();
+            const oursByThreads = Object.fromEntries(Object.entries(oursRuns).map(([t, xs]) => [t, median(xs)]));
+            const [oursThreads, ours] = bestThreads(oursByThreads, (a, b) => a > b);
+            const peerByThreads = Object.fromEntries(Object.entries(peerRuns).map(([t, xs]) => [t, median(xs)]));
+            const [peerThreads, peer] = bestThreads(peerByThreads, (a, b) => a > b);
+            const row: TrainRow = { model: name, config: cname, batch: B, history: T, ours, peer, ratio: ours / peer,
+              oursThreads, oursByThreads, peerThreads, peerByThreads, steps, oursRuns, peerRuns };
+            train.push(row);
+            console.log(`${kind.padEnd(5)} ${cname.padEnd(7)} ${String(B).padStart(4)} ${String(T).padStart(4)}  ${num(ours)} ` +
+              `${OUR_THREADS.map((t) => num(oursByThreads[String(t)])).join(' ')}  ${num(peer)} ${String(peerThreads).padStart(3)}  ` +
+              `${row.ratio.toFixed(2).padStart(6)}`);
+          } finally {
+            for (const timer of timers) timer.close();
           }
-          const peerByThreads = Object.fromEntries(Object.entries(peerRuns).map(([t, xs]) => [t, median(xs)]));
-          const [peerThreads, peer] = bestThreads(peerByThreads, (a, b) => a > b);
-          const ours = median(oursRuns);
-          const row: TrainRow = { model: name, config: cname, batch: B, history: T, ours, peer, ratio: ours / peer, peerThreads,
-            peerByThreads, steps, oursRuns, peerRuns };
-          train.push(row);
-          console.log(`${name.padEnd(10)} ${String(B).padStart(4)} ${String(T).padStart(4)}  ${Math.round(ours).toString().padStart(8)}  ` +
-            `${Math.round(peer).toString().padStart(8)} ${THREADS.map((t) => Math.round(peerByThreads[String(t)]).toString().padStart(8)).join(' ')}  ` +
-            `${row.ratio.toFixed(2).padStart(6)}`);
         }
       }
     }
   }
   if (!args['no-serve']) {
-    console.log(`\nserving 1 user × ${CANDIDATES} candidates, eval forward, median ms\n` +
-      `${'model'.padEnd(10)} ${'T'.padStart(4)}  ${'ours'.padStart(8)}  ${'peer'.padStart(8)} ${THREADS.map((t) => `${t}thr`.padStart(8)).join(' ')}  ${'peer/ours'.padStart(9)}`);
+    console.log(`\nserving 1 user × ${CANDIDATES} candidates, eval forward, median ms (ours on 1 thread; peer: best of its ` +
+      `threads, then each)\n${'model'.padEnd(5)} ${'config'.padEnd(7)} ${'T'.padStart(4)}  ${'ours'.padStart(8)}  ${'peer'.padStart(8)} ` +
+      `${THREADS.map((t) => `peer@${t}`.padStart(8)).join(' ')}  ${'peer/ours'.padStart(9)}`);
     for (const cname of CONFIG_NAMES) {
       const cdef = CONFIGS[cname];
       for (const kind of MODELS) {
@@ -250,31 +279,44 @@ async function main(): Promise<void> {
           const row: ServeRow = { model: name, config: cname, candidates: CANDIDATES, history: T, oursMedianMs: median(ours), peerMedianMs,
             peerThreads, peerByThreads };
           serve.push(row);
-          console.log(`${name.padEnd(10)} ${String(T).padStart(4)}  ${row.oursMedianMs.toFixed(3).padStart(8)}  ${peerMedianMs.toFixed(3).padStart(8)} ` +
+          console.log(`${kind.padEnd(5)} ${cname.padEnd(7)} ${String(T).padStart(4)}  ${row.oursMedianMs.toFixed(3).padStart(8)}  ${peerMedianMs.toFixed(3).padStart(8)} ` +
             `${THREADS.map((t) => peerByThreads[String(t)].toFixed(3).padStart(8)).join(' ')}  ${(peerMedianMs / row.oursMedianMs).toFixed(2).padStart(9)}`);
         }
       }
     }
   }
+  // Peak resident set sizes (KiB): ours includes the data-parallel worker threads (same process).
+  const oursMaxRssKiB = process.resourceUsage().maxRSS;
+  let peerMaxRssKiB: number | null = null;
+  try {
+    const inf = await worker.request({ cmd: 'info' });
+    peerMaxRssKiB = typeof inf.maxRssKiB === 'number' ? inf.maxRssKiB : null;
+  } catch (e) {
+    console.error(`compare-peer: the peer did not report its peak RSS: ${(e as Error).message}`);
+  }
   worker.close();
+  const mib = (k: number | null) => (k === null ? 'unknown' : `${(k / 1024).toFixed(0)} MiB`);
+  console.log(`\npeak RSS: ours ${mib(oursMaxRssKiB)} (node process, worker threads included), peer ${mib(peerMaxRssKiB)} (python process)`);
   const loadEnd = loadavg();
-  console.log(`\nload average at end ${loadEnd.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`load average at end ${loadEnd.map((x) => x.toFixed(2)).join(' ')}`);
   const result = {
     meta: {
       started,
       finished: new Date().toISOString(),
       command: `node ${process.argv.slice(1).join(' ')}`,
-      ours: { backend: backendInfo(args.backend as BackendKind), node: process.version, threads: 1 },
+      ours: { backend: backendInfo(args.backend as BackendKind), node: process.version, threads: OUR_THREADS,
+        parallel: 'threads >= 2: data-parallel (DataParallel, one replica per thread); serving on 1 thread' },
       peer: { torch: peerInfo.torch, numpy: peerInfo.numpy, blas: ready.blas, python: peerInfo.python, threads: THREADS,
         emb: args.emb, att: args.att },
       cpu: cpus()[0]?.model, cores: cpus().length, loadavgStart: loadStart, loadavgEnd: loadEnd,
       shapes: { items: numItems, attrs: numAttrs, attrsPerItem: '1-3', historiesFull: true, optimizer: 'adam lr 1e-3, clip 5' },
       configs: Object.fromEntries(CONFIG_NAMES.map((c) => [c, CONFIGS[c].describe])),
       repetitions: RUNS,
-      ratio: 'ours / peer samples/s (peer: best thread count); > 1 means ours is faster',
+      ratio: 'ours / peer samples/s (each: best thread count); > 1 means ours is faster',
     },
     train,
     serve,
+    peakRssKiB: { ours: oursMaxRssKiB, peer: peerMaxRssKiB },
   };
   mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(args.out, JSON.stringify(result, null, 1) + '\n');

@@ -2,9 +2,13 @@
  * Training and scoring speed of the models (default BaseModel and DIN; `--models` takes any of
  * lr,base,wide-deep,pnn,deepfm,din) on fixed-shape synthetic batches (every history full, T = 20),
  * the shapes the paper's Amazon setting has. Prints median samples/s of several timed runs (after warm-up) at
- * B = 32 and B = 256, and the latency to score 1 user × 200 candidates in eval mode.
+ * B = 32 and B = 256, and the latency to score 1 user × 200 candidates in eval mode. Training runs on --threads
+ * threads (default 1: `trainStep` on this thread; ≥ 2: data-parallel, each batch split over that many worker replicas
+ * as `trainModel(…, { threads })` does); scoring always runs on this thread. Ours only: `npm run bench` compares with
+ * the PyTorch peer (bench/compare-peer.ts).
  *
- *   npm run bench            (defaults)
+ *   npm run bench:ours       (defaults)
+ *   node dist/bench/train-speed.js --threads 2
  *   node dist/bench/train-speed.js --runs 7 --backend js-f32
  *   node dist/bench/train-speed.js --models lr,base,wide-deep,pnn,deepfm,din
  *   node dist/bench/train-speed.js --models base --regs none,mba,difacto,l2   (cost of each regularizer, B = 32)
@@ -31,6 +35,7 @@ const { values: args } = parseArgs({
     activation: { type: 'string', default: 'prelu' },
     models: { type: 'string', default: 'base,din' },
     regs: { type: 'string', default: '' },
+    threads: { type: 'string', default: '1' },
   },
 });
 const REGS = args.regs.split(',').map((r) => r.trim()).filter((r) => r !== '') as RegName[];
@@ -41,6 +46,8 @@ const MODELS = args.models.split(',').map((m) => m.trim()).filter((m) => m !== '
 for (const m of MODELS) {
   if (!MODEL_KINDS.includes(m)) throw new Error(`--models: unknown model "${m}" (expected a comma-separated list of ${MODEL_KINDS.join(', ')})`);
 }
+const THREADS = Number(args.threads);
+if (!(Number.isInteger(THREADS) && THREADS >= 1)) throw new Error(`--threads: expected a positive integer, got "${args.threads}"`);
 const RUNS = Number(args.runs);
 const T = Number(args.T);
 const numItems = Number(args.items);
@@ -49,9 +56,9 @@ const numAttrs = Number(args.attrs);
 const rng = new Rng(7);
 const catalog = makeCatalog(rng, numItems, numAttrs);
 
-function trainSpeed(model: Model, B: number, reg?: Regularizer): number {
+function trainSpeed(model: Model, B: number, reg?: Regularizer, threads = THREADS): number {
   const batches = Array.from({ length: 8 }, () => makeBatch(rng, numItems, B, T));
-  return trainSpeedOf(model, batches, RUNS, stepsPerRun(B), reg);
+  return trainSpeedOf(model, batches, RUNS, stepsPerRun(B), reg, threads);
 }
 
 function scoreLatency(model: Model, candidates: number): number {
@@ -60,7 +67,8 @@ function scoreLatency(model: Model, candidates: number): number {
 }
 
 const backend = createBackend(args.backend as any);
-console.log(`backend ${backend.name}, node ${process.version}, T=${T}, items=${numItems}, median of ${RUNS} runs`);
+console.log(`backend ${backend.name}, node ${process.version}, T=${T}, items=${numItems}, median of ${RUNS} runs, ` +
+  `training on ${THREADS} thread${THREADS > 1 ? 's (data-parallel)' : ''}`);
 console.log('model      activation  B=32 samples/s  B=256 samples/s  score 1×200 ms');
 for (const kind of MODELS) {
   const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, model: kind, activation: args.activation as any };
@@ -86,13 +94,14 @@ if (REGS.length) {
     set.histLen[i] = T;
   }
   console.log(`\nregularizer cost (Adam, B=32, ${numItems} items × ${DEFAULT_MODEL_CONFIG.goodsDim} + ${numAttrs} attrs × ${DEFAULT_MODEL_CONFIG.attrDim})`);
-  console.log('model      reg       B=32 samples/s  vs none');
+  console.log(`model      reg       B=32 samples/s  vs none${THREADS > 1 && REGS.includes('l2') ? '   (l2 on 1 thread, as trainModel)' : ''}`);
   for (const kind of MODELS) {
     let none = NaN;
     for (const r of REGS) {
       const model = createModel({ ...DEFAULT_MODEL_CONFIG, model: kind, activation: args.activation as any }, { backend, catalog, seed: 1 });
       const reg = createRegularizer({ reg: r, lambda: 1e-4, denseL2: 0 }, model.params(), set, T);
-      const sps = trainSpeed(model, 32, reg);
+      // As trainModel: --reg l2 trains on one thread (it updates every table row each step).
+      const sps = trainSpeed(model, 32, reg, r === 'l2' ? 1 : THREADS);
       if (r === 'none') none = sps;
       console.log(`${kind.padEnd(9)}  ${r.padEnd(8)}  ${String(Math.round(sps)).padStart(14)}  ${Number.isNaN(none) ? '' : (sps / none).toFixed(2).padStart(7)}`);
     }

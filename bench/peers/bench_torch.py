@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -133,7 +134,9 @@ def info():
         if os.path.exists('/proc/self/maps') else []
     return {'torch': torch.__version__, 'numpy': np.__version__, 'blas': ' '.join(libs) or 'unknown',
             'python': sys.executable, 'cores': os.cpu_count(),
-            'malloc': {k: os.environ.get(k) for k in _MALLOC}}
+            'malloc': {k: os.environ.get(k) for k in _MALLOC},
+            # Peak resident set of this process so far (Linux: KiB), for the peak-RSS line of bench/compare-peer.ts.
+            'maxRssKiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def worker(bench):

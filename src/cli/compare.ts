@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -44,6 +45,7 @@ const FORWARD: Array<[string, string]> = [
   ['hidden', '--hidden'],
   ['clipNorm', '--clip-norm'],
   ['shardWindow', '--shard-window'],
+  ['threads', '--threads'],
   ['patience', '--patience'],
   ['lambda', '--lambda'],
   ['denseL2', '--dense-l2'],
@@ -106,7 +108,7 @@ export function compareCommand(): Command {
     .requiredOption('--out <dir>', 'output directory: runs/<model>-s<seed>/, compare.json, compare.md')
     .option('--models <list>', `comma-separated, from ${COMPARE_MODELS.join(', ')}`, 'lr,base,wide-deep,pnn,deepfm,din,din-dice')
     .option('--seeds <n|list>', 'number of seeds (1..n) or a list', '5')
-    .option('--jobs <n>', 'runs in parallel (each uses one core)', intArg('--jobs'), 2)
+    .option('--jobs <n>', 'runs in parallel (each trains on cores / jobs threads unless --threads is given)', intArg('--jobs'), 2)
     .option('--data-seed <n>', 'seed of the data split (fixed across seeds unless --resample)', intArg('--data-seed', 0), 1)
     .option('--resample', 'also change the data split with the seed (negatives are always re-sampled per seed)')
     .option('--force', 'redo runs even when a finished one exists')
@@ -146,6 +148,8 @@ export function compareCommand(): Command {
     const out = resolve(o.out);
     mkdirSync(join(out, 'runs'), { recursive: true });
 
+    // Runs go --jobs at a time: by default each gets its share of the cores for --threads.
+    if (o.threads === 'auto') o.threads = Math.max(1, Math.floor(availableParallelism() / o.jobs));
     const shared: string[] = [];
     for (const [key, flag] of FORWARD) if (o[key] !== undefined) shared.push(flag, String(o[key]));
     if (o.itemBias === false) shared.push('--no-item-bias');

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MODEL_CONFIG, DEFAULT_WIDE_BUCKETS, MODEL_KINDS, type ModelConfig } from '../models/model.js';
 import {
@@ -74,6 +75,7 @@ export function addTrainOptions(cmd: Command, skip: string[] = [], defaults: Par
     opt('--patience <n>', 'early stopping: stop after N epochs without a better validation GAUC (validation carved from training data) and keep the best epoch; 0 = off', intArg('--patience', 0), t.patience),
     new Option('--refit', 'with --patience: train again on all training data for the chosen number of epochs'),
     opt('--shard-window <n>', 'data converted into shards: shards read and shuffled together (memory: that many shards)', intArg('--shard-window'), t.shardWindow),
+    opt('--threads <n>', `threads that train together (each batch is split over replicas of the model, gradients summed; auto = the cores, at most ${MAX_AUTO_THREADS} and one per ${MIN_ROWS_PER_THREAD} samples of a batch); 1 = one thread`, threadsArg, 'auto'),
     opt('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm'), t.clipNorm),
     new Option('--no-item-bias', 'no per-item bias in the logit'),
     new Option('--reg <name>', 'regularizer: none, l2 (full L2 on every embedding row, every step), difacto (L2 on the rows in the batch), mba (mini-batch-aware: rows in the batch, scaled by 1/#samples containing the id), dropout (drop behaviour ids), filter (keep the top-K goods ids)').choices(REG_NAMES).default(t.reg),
@@ -112,9 +114,28 @@ export function modelConfigFrom(o: Record<string, any>): ModelConfig {
   };
 }
 
+/** `auto` picks at most this many threads. */
+export const MAX_AUTO_THREADS = 8;
+/** `auto` gives every thread at least this many samples of a batch (smaller slices cost more in exchange than they save). */
+export const MIN_ROWS_PER_THREAD = 16;
+
+function threadsArg(v: string): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError(`--threads must be auto or an integer in [1, 16], got "${v}"`);
+  return n;
+}
+
+/** --threads: a number, or auto = the cores (os.availableParallelism), at most 8 and at most one per 16 samples of a batch. */
+export function resolveThreads(v: number | 'auto' | undefined, batchSize: number): number {
+  if (typeof v === 'number') return v;
+  return Math.max(1, Math.min(availableParallelism(), MAX_AUTO_THREADS, Math.floor(batchSize / MIN_ROWS_PER_THREAD)));
+}
+
 export function trainOptionsFrom(o: Record<string, any>): TrainOptions {
   return {
     ...DEFAULT_TRAIN_OPTIONS,
+    threads: resolveThreads(o.threads, o.batchSize),
     epochs: o.epochs,
     batchSize: o.batchSize,
     optimizer: o.optimizer,

@@ -6,6 +6,7 @@ import { DEFAULT_MODEL_CONFIG } from '../models/model.js';
 import { createProgress } from '../train/progress.js';
 import { runTraining, type RunMetrics } from '../train/run.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer.js';
+import { resolveThreads } from './options.js';
 import { backendFrom, fmt, loadData, log } from './common.js';
 import { addDataOptions, intArg } from './options.js';
 
@@ -15,6 +16,7 @@ export function quickstartCommand(): Command {
   );
   addDataOptions(cmd);
   cmd.option('--epochs <n>', 'training epochs', intArg('--epochs'), DEFAULT_TRAIN_OPTIONS.epochs);
+  cmd.option('--threads <n>', 'threads that train together (auto = the cores, see din train --help)', (v: string) => (v === 'auto' ? 'auto' : intArg('--threads')(v)), 'auto');
   cmd.option('--out <dir>', 'directory for the two saved models', 'runs');
   cmd.action(async (o) => {
     const { data, path } = await loadData({ ...o, data: o.data ?? (o.dataset ? undefined : 'synthetic') });
@@ -26,7 +28,7 @@ export function quickstartCommand(): Command {
         data,
         dataPath: path,
         config: { ...DEFAULT_MODEL_CONFIG, model },
-        options: { ...DEFAULT_TRAIN_OPTIONS, epochs: o.epochs },
+        options: { ...DEFAULT_TRAIN_OPTIONS, epochs: o.epochs, threads: resolveThreads(o.threads, DEFAULT_TRAIN_OPTIONS.batchSize) },
         backend,
         out,
         log,

@@ -49,6 +49,13 @@ interface Kernels {
     momentum: number, eps: number, stats: number, y: number, p: number, z: number): void;
   diceBackward(x: number, dy: number, n: number, C: number, alpha: number, train: number, stats: number, p: number,
     z: number, dx: number, dAlpha: number): void;
+  diceSumX(x: number, n: number, C: number, stats: number): void;
+  diceSumSqDev(x: number, n: number, C: number, stats: number): void;
+  diceForwardStats(x: number, n: number, C: number, N: number, alpha: number, movingMean: number, movingVar: number,
+    momentum: number, eps: number, stats: number, y: number, p: number, z: number): void;
+  diceBackwardSums(x: number, dy: number, n: number, C: number, alpha: number, stats: number, p: number, z: number,
+    dx: number, dAlpha: number): void;
+  diceBackwardCorrect(n: number, C: number, N: number, stats: number, z: number, dx: number): void;
   adamUpdate(w: number, g: number, m: number, v: number, ids: number, n: number, dim: number, rows: number, b1: number,
     b2: number, lr: number, ic1: number, ic2: number, eps: number): number;
 }
@@ -331,6 +338,46 @@ export class WasmBackend implements Backend {
     this.k.diceBackward(this.f(op, 'x', x, m), this.f(op, 'dy', dy, m), n, C, this.f(op, 'alpha', alpha, C),
       train ? 1 : 0, this.stats(op, stats, C), this.f(op, 'p', p, m), this.f(op, 'z', z, m), this.f(op, 'dx', dx, m),
       this.f(op, 'dAlpha', dAlpha, C));
+  }
+
+  diceSumX(x: Float, n: number, C: number, stats: DiceStats): void {
+    const op = 'diceSumX';
+    dim(op, 'n', n); dim(op, 'C', C);
+    this.k.diceSumX(this.f(op, 'x', x, n * C), n, C, this.stats(op, stats, C));
+  }
+
+  diceSumSqDev(x: Float, n: number, C: number, stats: DiceStats): void {
+    const op = 'diceSumSqDev';
+    dim(op, 'n', n); dim(op, 'C', C);
+    this.k.diceSumSqDev(this.f(op, 'x', x, n * C), n, C, this.stats(op, stats, C));
+  }
+
+  diceForwardStats(x: Float, n: number, C: number, N: number, alpha: Float, movingMean: Float, movingVar: Float,
+    momentum: number, epsilon: number, stats: DiceStats, y: Float, p: Float, z: Float): void {
+    const op = 'diceForwardStats';
+    dim(op, 'n', n); dim(op, 'C', C);
+    if (!(N >= n && N > 0)) throw new RangeError(`${op}: N = ${N} rows in the batch but n = ${n} here`);
+    const m = n * C;
+    this.k.diceForwardStats(this.f(op, 'x', x, m), n, C, N, this.f(op, 'alpha', alpha, C),
+      this.f(op, 'movingMean', movingMean, C), this.f(op, 'movingVar', movingVar, C), momentum, epsilon,
+      this.stats(op, stats, C), this.f(op, 'y', y, m), this.f(op, 'p', p, m), this.f(op, 'z', z, m));
+  }
+
+  diceBackwardSums(x: Float, dy: Float, n: number, C: number, alpha: Float, stats: DiceStats, p: Float, z: Float,
+    dx: Float, dAlpha: Float): void {
+    const op = 'diceBackwardSums';
+    dim(op, 'n', n); dim(op, 'C', C);
+    const m = n * C;
+    this.k.diceBackwardSums(this.f(op, 'x', x, m), this.f(op, 'dy', dy, m), n, C, this.f(op, 'alpha', alpha, C),
+      this.stats(op, stats, C), this.f(op, 'p', p, m), this.f(op, 'z', z, m), this.f(op, 'dx', dx, m),
+      this.f(op, 'dAlpha', dAlpha, C));
+  }
+
+  diceBackwardCorrect(n: number, C: number, N: number, stats: DiceStats, z: Float, dx: Float): void {
+    const op = 'diceBackwardCorrect';
+    dim(op, 'n', n); dim(op, 'C', C);
+    if (!(N >= n && N > 0)) throw new RangeError(`${op}: N = ${N} rows in the batch but n = ${n} here`);
+    this.k.diceBackwardCorrect(n, C, N, this.stats(op, stats, C), this.f(op, 'z', z, n * C), this.f(op, 'dx', dx, n * C));
   }
 
   adamUpdate(w: Float, g: Float, m: Float64Array, v: Float64Array, ids: Int32Array | null, n: number, dim_: number,

@@ -14,7 +14,20 @@ export { PnnModel } from './pnn.js';
 export { DeepFmModel } from './deepfm.js';
 export * from './model.js';
 
+const contexts = new WeakMap<Model, ModelContext>();
+
+/** The context a model was made with (by {@link createModel}): what a replica of it needs besides its weights. */
+export function modelContext(model: Model): ModelContext | undefined {
+  return contexts.get(model);
+}
+
 export function createModel(config: ModelConfig, ctx: ModelContext): Model {
+  const model = makeModel(config, ctx);
+  contexts.set(model, ctx);
+  return model;
+}
+
+function makeModel(config: ModelConfig, ctx: ModelContext): Model {
   switch (config.model) {
     case 'lr':
       return new LrModel(config, ctx);

@@ -5,6 +5,7 @@ import type { Rng } from '../util/rng.js';
 import { Linear } from './linear.js';
 import { createActivation, Mlp, type ActivationKind } from './mlp.js';
 import { FloatBuf, IntBuf } from './workspace.js';
+import { batchGroupOf } from './batch-group.js';
 
 export type AttentionNorm = 'none' | 'softmax';
 
@@ -57,6 +58,7 @@ export class AttentionUnit {
   private B = 0;
   private T = 0;
   private N = 0;
+  private mode: Mode = 'train';
 
   constructor(private readonly backend: Backend, readonly name: string, readonly D: number,
     readonly opts: AttentionOptions, rng: Rng) {
@@ -109,8 +111,12 @@ export class AttentionUnit {
     const w = this.w.ensure(B * T);
     const u = this.u.ensure(B);
     w.fill(0);
+    this.mode = mode;
     if (N === 0) {
       u.fill(0);
+      // Data-parallel training: layers that sum batch statistics over the group (Dice) must run on every worker,
+      // so a worker whose slice has no behaviours runs them on zero rows.
+      if (mode === 'train' && this.act0 && this.rest && batchGroupOf(be)) this.rest.forward(this.act0.forward(this.y.ensure(0), 0, mode), 0, mode);
       return u;
     }
     // Factorized first layer: Wq = W1 + W3, Wkp = [W2 − W3; W4].
@@ -167,8 +173,11 @@ export class AttentionUnit {
   backward(du: Float, dq: Float, dK: Float): void {
     const { B, T, N, K, q } = this;
     if (K === null || q === null) throw new Error(`${this.name}: backward before forward`);
-    if (N === 0) return;
     const be = this.backend;
+    if (N === 0) {
+      if (this.mode === 'train' && this.act0 && this.rest && batchGroupOf(be)) this.act0.backward(this.rest.backward(this.ds.ensure(0)));
+      return;
+    }
     const { D, H } = this;
     const w = this.w.view;
     const dw = this.dw.ensure(B * T);

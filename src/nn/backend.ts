@@ -64,6 +64,25 @@ export interface Backend {
   /** Dice backward after diceForward on the same stats/p/z: dx overwritten; dAlpha[c] += Σ_i dy·x·(1 − p). */
   diceBackward(x: Float, dy: Float, n: number, C: number, alpha: Float, train: boolean, stats: DiceStats, p: Float,
     z: Float, dx: Float, dAlpha: Float): void;
+
+  // Dice in train mode on a batch split over workers (src/train/data-parallel.ts): the batch statistics are sums over
+  // every worker's rows, so each pass leaves its per-channel sums in `stats.data` (layout below) for the caller to sum
+  // across workers before the next pass. diceForward/diceBackward in train mode equal these passes with one worker.
+  /** Forward pass 1: mean slots = Σ_i x[i,c] over these n rows. */
+  diceSumX(x: Float, n: number, C: number, stats: DiceStats): void;
+  /** Forward pass 2: with the mean slots holding the whole batch's mean, var slots = Σ_i (x[i,c] − mean[c])². */
+  diceSumSqDev(x: Float, n: number, C: number, stats: DiceStats): void;
+  /**
+   * Forward pass 3: mean slots = the batch mean and var slots = Σ (x − mean)² over the N rows of the whole batch;
+   * updates the moving averages and writes y, p, z of these n rows (as diceForward in train mode).
+   */
+  diceForwardStats(x: Float, n: number, C: number, N: number, alpha: Float, movingMean: Float, movingVar: Float,
+    momentum: number, epsilon: number, stats: DiceStats, y: Float, p: Float, z: Float): void;
+  /** Backward pass 1: dx without the batch-statistics term, dAlpha += …, and gz slots = Σ gz, Σ gz·z over these rows. */
+  diceBackwardSums(x: Float, dy: Float, n: number, C: number, alpha: Float, stats: DiceStats, p: Float, z: Float,
+    dx: Float, dAlpha: Float): void;
+  /** Backward pass 2: with the gz slots summed over the N rows of the whole batch, subtracts the statistics term. */
+  diceBackwardCorrect(n: number, C: number, N: number, stats: DiceStats, z: Float, dx: Float): void;
 }
 
 /**
@@ -73,5 +92,9 @@ export interface Backend {
  */
 export interface DiceStats {
   readonly channels: number;
+  /**
+   * The first 4C values have one layout in every backend: [0, C) mean slots, [C, 2C) var slots (1/sqrt(var + ε) after a
+   * forward), [2C, 3C) Σ gz and [3C, 4C) Σ gz·z of the last backward (gz = ∂L/∂z). The rest is the backend's.
+   */
   readonly data: Float64Array;
 }

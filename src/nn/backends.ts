@@ -40,6 +40,24 @@ function resolveKind(kind: BackendKind): Exclude<BackendKind, 'auto'> {
   return simdSupported() ? 'wasm' : 'js-f32';
 }
 
+/** How to make another backend like `backend` (for a replica of a model in a worker thread). */
+export interface BackendSpec {
+  kind: Exclude<BackendKind, 'auto'>;
+  wasm?: WasmBackendOptions;
+}
+
+export function backendSpec(backend: Backend): BackendSpec {
+  if (backend instanceof WasmBackend) {
+    return { kind: 'wasm', wasm: { relaxed: backend.name === 'wasm-relaxed-simd', memoryMB: backend.memoryMB } };
+  }
+  if (backend instanceof JsBackend) return { kind: backend.dtype === 'float64' ? 'js' : 'js-f32' };
+  throw new Error(`backend ${backend.name} cannot be replicated in a worker thread (expected a WasmBackend or JsBackend)`);
+}
+
+export function createBackendFromSpec(spec: BackendSpec): Backend {
+  return createBackend(spec.kind, spec.wasm ?? {});
+}
+
 /**
  * A short description for logs: of `backend` when given (e.g. "wasm-relaxed-simd, 1024 MiB arena"), otherwise of what
  * `createBackend(kind)` would return here (e.g. "wasm-simd").

@@ -2,6 +2,7 @@ import type { Backend, DiceStats, Float } from './backend.js';
 import type { Layer, Mode } from './layer.js';
 import type { Param } from './param.js';
 import { FloatBuf } from './workspace.js';
+import { batchGroupOf, type BatchGroup } from './batch-group.js';
 
 export interface DiceOptions {
   /** Initial α (the original DIN code starts Dice's α at 0). */
@@ -17,6 +18,10 @@ export interface DiceOptions {
  * updates the moving averages (mean ← m·mean + (1−m)·batch mean, same for var), which eval mode uses instead.
  * Buffers `<name>.mean` (init 0) and `<name>.var` (init 1) are exposed for checkpoints. The loops are the backend's
  * (diceForward/diceBackward: plain TS in JsBackend, SIMD kernels in WasmBackend).
+ *
+ * In data-parallel training (a {@link BatchGroup} set on the backend) each worker holds a slice of the batch: the
+ * statistics and their gradient terms are then sums over the whole group, so the result is the single-worker one up
+ * to the order of the additions.
  */
 export class Dice implements Layer {
   readonly alpha: Param;
@@ -34,6 +39,10 @@ export class Dice implements Layer {
   private x: Float | null = null;
   private n = 0;
   private mode: Mode = 'train';
+  /** Group of the last train-mode forward (its backward sums over the same group), and the batch's row count. */
+  private group: BatchGroup | undefined;
+  private total = 0;
+  private red: Float64Array;
 
   constructor(private readonly backend: Backend, readonly name: string, readonly outDim: number,
     opts: DiceOptions = {}) {
@@ -49,6 +58,7 @@ export class Dice implements Layer {
     this.p = new FloatBuf(backend, outDim);
     this.z = new FloatBuf(backend, outDim);
     this.stats = backend.diceStats(outDim);
+    this.red = new Float64Array(2 * outDim + 1);
   }
 
   forward(x: Float, n: number, mode: Mode = 'train'): Float {
@@ -59,9 +69,35 @@ export class Dice implements Layer {
     this.x = x;
     this.n = n;
     this.mode = mode;
+    this.group = mode === 'train' ? batchGroupOf(this.backend) : undefined;
+    if (this.group) return this.forwardGroup(x, n, this.group, y, p, z);
     if (n === 0) return y;
     this.backend.diceForward(x, n, C, this.alpha.value, this.movingMean, this.movingVar, mode === 'train',
       this.momentum, this.epsilon, this.stats, y, p, z);
+    return y;
+  }
+
+  /** Train-mode forward of this worker's n rows, with the statistics of the group's whole batch. */
+  private forwardGroup(x: Float, n: number, group: BatchGroup, y: Float, p: Float, z: Float): Float {
+    const C = this.outDim;
+    const be = this.backend;
+    const d = this.stats.data;
+    const red = this.red.subarray(0, C + 1);
+    be.diceSumX(x, n, C, this.stats);
+    red.set(d.subarray(0, C));
+    red[C] = n;
+    group.allReduce(red);
+    const N = red[C];
+    this.total = N;
+    if (N === 0) return y;
+    for (let c = 0; c < C; c++) d[c] = red[c] / N;
+    be.diceSumSqDev(x, n, C, this.stats);
+    const sq = red.subarray(0, C);
+    sq.set(d.subarray(C, 2 * C));
+    group.allReduce(sq);
+    d.set(sq, C);
+    be.diceForwardStats(x, n, C, N, this.alpha.value, this.movingMean, this.movingVar, this.momentum, this.epsilon,
+      this.stats, y, p, z);
     return y;
   }
 
@@ -69,6 +105,19 @@ export class Dice implements Layer {
     const { n, x } = this;
     if (x === null) throw new Error(`${this.name}: backward before forward`);
     const dx = this.dx.ensure(n);
+    if (this.group) {
+      if (this.total === 0) return dx;
+      const C = this.outDim;
+      const d = this.stats.data;
+      this.backend.diceBackwardSums(x, dy, n, C, this.alpha.value, this.stats, this.p.view, this.z.view, dx,
+        this.alpha.grad);
+      const g = this.red.subarray(0, 2 * C);
+      g.set(d.subarray(2 * C, 4 * C));
+      this.group.allReduce(g);
+      d.set(g, 2 * C);
+      this.backend.diceBackwardCorrect(n, C, this.total, this.stats, this.z.view, dx);
+      return dx;
+    }
     if (n === 0) return dx;
     this.backend.diceBackward(x, dy, n, this.outDim, this.alpha.value, this.mode === 'train', this.stats,
       this.p.view, this.z.view, dx, this.alpha.grad);

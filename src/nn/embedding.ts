@@ -41,6 +41,10 @@ export class Embedding {
     this.slotOf = new Int32Array(rows);
     this.slots = new IntBuf(backend);
     this.sparse.expandAll = () => this.expandAll();
+    this.sparse.index = this.slotOf;
+    this.sparse.reserve = (n: number) => {
+      if (n > this.cap) this.grow(n);
+    };
   }
 
   /** Adds every row not yet in the sparse list, with a zero gradient (O(rows): full-L2 regularization only). */

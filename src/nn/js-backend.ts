@@ -175,34 +175,48 @@ export class JsBackend implements Backend {
   diceForward(x: Float, n: number, C: number, alpha: Float, movingMean: Float, movingVar: Float, train: boolean,
     momentum: number, epsilon: number, stats: DiceStats, y: Float, p: Float, z: Float): void {
     const st = jsStats(stats, C);
-    const inv = st.inv;
-    const mean = st.sumG; // scratch: per-channel mean for this forward
     if (n === 0) return;
     if (train) {
-      mean.fill(0);
-      inv.fill(0);
-      for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) mean[c] += x[i * C + c];
-      for (let c = 0; c < C; c++) mean[c] /= n;
-      for (let i = 0; i < n; i++) {
-        for (let c = 0; c < C; c++) {
-          const d = x[i * C + c] - mean[c];
-          inv[c] += d * d;
-        }
-      }
-      const m = momentum;
-      for (let c = 0; c < C; c++) {
-        const v = inv[c] / n;
-        movingMean[c] = m * movingMean[c] + (1 - m) * mean[c];
-        movingVar[c] = m * movingVar[c] + (1 - m) * v;
-        inv[c] = 1 / Math.sqrt(v + epsilon);
-      }
+      this.diceSumX(x, n, C, st);
+      for (let c = 0; c < C; c++) st.mean[c] /= n;
+      this.diceSumSqDev(x, n, C, st);
+      finishBatchStats(st, C, n, movingMean, movingVar, momentum, epsilon);
     } else {
       for (let c = 0; c < C; c++) {
-        mean[c] = movingMean[c];
-        inv[c] = 1 / Math.sqrt(movingVar[c] + epsilon);
+        st.mean[c] = movingMean[c];
+        st.inv[c] = 1 / Math.sqrt(movingVar[c] + epsilon);
       }
     }
-    const a = alpha;
+    this.diceApply(x, n, C, alpha, st, y, p, z);
+  }
+
+  diceSumX(x: Float, n: number, C: number, stats: DiceStats): void {
+    const mean = jsStats(stats, C).mean;
+    mean.fill(0);
+    for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) mean[c] += x[i * C + c];
+  }
+
+  diceSumSqDev(x: Float, n: number, C: number, stats: DiceStats): void {
+    const st = jsStats(stats, C);
+    const { mean, inv } = st;
+    inv.fill(0);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < C; c++) {
+        const d = x[i * C + c] - mean[c];
+        inv[c] += d * d;
+      }
+    }
+  }
+
+  diceForwardStats(x: Float, n: number, C: number, N: number, alpha: Float, movingMean: Float, movingVar: Float,
+    momentum: number, epsilon: number, stats: DiceStats, y: Float, p: Float, z: Float): void {
+    const st = jsStats(stats, C);
+    finishBatchStats(st, C, N, movingMean, movingVar, momentum, epsilon);
+    this.diceApply(x, n, C, alpha, st, y, p, z);
+  }
+
+  private diceApply(x: Float, n: number, C: number, a: Float, st: JsDiceStats, y: Float, p: Float, z: Float): void {
+    const { mean, inv } = st;
     const f32 = this.dtype === 'float32';
     for (let i = 0; i < n; i++) {
       const o = i * C;
@@ -220,12 +234,16 @@ export class JsBackend implements Backend {
   diceBackward(x: Float, dy: Float, n: number, C: number, alpha: Float, train: boolean, stats: DiceStats, p: Float,
     z: Float, dx: Float, dAlpha: Float): void {
     if (n === 0) return;
+    this.diceBackwardSums(x, dy, n, C, alpha, stats, p, z, dx, dAlpha);
+    if (train) this.diceBackwardCorrect(n, C, n, stats, z, dx);
+  }
+
+  diceBackwardSums(x: Float, dy: Float, n: number, C: number, alpha: Float, stats: DiceStats, p: Float, z: Float,
+    dx: Float, dAlpha: Float): void {
     const st = jsStats(stats, C);
     const a = alpha;
     const ga = dAlpha;
-    const sumG = st.sumG;
-    const sumGZ = st.sumGZ;
-    const inv = st.inv;
+    const { sumG, sumGZ, inv } = st;
     sumG.fill(0);
     sumGZ.fill(0);
     for (let i = 0; i < n; i++) {
@@ -243,31 +261,53 @@ export class JsBackend implements Backend {
         sumGZ[c] += gz * z[o + c];
       }
     }
-    if (train) {
-      // Batch statistics: μ and σ² depend on every row.
-      for (let c = 0; c < C; c++) {
-        sumG[c] = (sumG[c] / n) * inv[c];
-        sumGZ[c] = (sumGZ[c] / n) * inv[c];
-      }
-      for (let i = 0; i < n; i++) {
-        const o = i * C;
-        for (let c = 0; c < C; c++) dx[o + c] -= sumG[c] + z[o + c] * sumGZ[c];
-      }
+  }
+
+  diceBackwardCorrect(n: number, C: number, N: number, stats: DiceStats, z: Float, dx: Float): void {
+    // Batch statistics: μ and σ² depend on every row. Scaled copies, so the gz slots keep the sums.
+    const st = jsStats(stats, C);
+    const { sumG, sumGZ, inv, corrA, corrB } = st;
+    for (let c = 0; c < C; c++) {
+      corrA[c] = (sumG[c] / N) * inv[c];
+      corrB[c] = (sumGZ[c] / N) * inv[c];
+    }
+    for (let i = 0; i < n; i++) {
+      const o = i * C;
+      for (let c = 0; c < C; c++) dx[o + c] -= corrA[c] + z[o + c] * corrB[c];
     }
   }
 }
 
-/** JsBackend's Dice workspace: 1/sqrt(var + ε), and Σ gz, Σ gz·z (the first doubles as the mean in forward). */
+/** JsBackend's Dice workspace (the common layout of DiceStats.data: mean, 1/sqrt(var + ε), Σ gz, Σ gz·z; then scratch). */
 class JsDiceStats implements DiceStats {
   readonly data: Float64Array;
+  readonly mean: Float64Array;
   readonly inv: Float64Array;
   readonly sumG: Float64Array;
   readonly sumGZ: Float64Array;
+  readonly corrA: Float64Array;
+  readonly corrB: Float64Array;
   constructor(readonly channels: number) {
-    this.data = new Float64Array(3 * channels);
-    this.inv = this.data.subarray(0, channels);
-    this.sumG = this.data.subarray(channels, 2 * channels);
-    this.sumGZ = this.data.subarray(2 * channels, 3 * channels);
+    const C = channels;
+    this.data = new Float64Array(6 * C);
+    this.mean = this.data.subarray(0, C);
+    this.inv = this.data.subarray(C, 2 * C);
+    this.sumG = this.data.subarray(2 * C, 3 * C);
+    this.sumGZ = this.data.subarray(3 * C, 4 * C);
+    this.corrA = this.data.subarray(4 * C, 5 * C);
+    this.corrB = this.data.subarray(5 * C, 6 * C);
+  }
+}
+
+/** mean slots = batch mean, var slots = Σ (x − mean)² over N rows → moving averages, and var slots = 1/sqrt(var + ε). */
+function finishBatchStats(st: JsDiceStats, C: number, N: number, movingMean: Float, movingVar: Float, m: number,
+  epsilon: number): void {
+  const { mean, inv } = st;
+  for (let c = 0; c < C; c++) {
+    const v = inv[c] / N;
+    movingMean[c] = m * movingMean[c] + (1 - m) * mean[c];
+    movingVar[c] = m * movingVar[c] + (1 - m) * v;
+    inv[c] = 1 / Math.sqrt(v + epsilon);
   }
 }
 

@@ -3,10 +3,11 @@ import { FloatBuf } from './workspace.js';
 
 /**
  * Mean binary log loss of logits z against labels y ∈ [0,1], computed stably as
- * max(z,0) − z·y + log1p(exp(−|z|)). When `dLogits` is given it receives ∂loss/∂z = (sigmoid(z) − y) / n.
+ * max(z,0) − z·y + log1p(exp(−|z|)). When `dLogits` is given it receives ∂loss/∂z = (sigmoid(z) − y) / denom,
+ * denom = n unless given (a worker holding n rows of a batch of `denom` rows, in data-parallel training).
  */
 export function sigmoidLogLoss(logits: ArrayLike<number>, labels: ArrayLike<number>, n: number,
-  dLogits?: Float): number {
+  dLogits?: Float, denom = n): number {
   let sum = 0;
   for (let i = 0; i < n; i++) {
     const z = logits[i];
@@ -14,7 +15,7 @@ export function sigmoidLogLoss(logits: ArrayLike<number>, labels: ArrayLike<numb
     sum += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
     if (dLogits) {
       const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-      dLogits[i] = (p - y) / n;
+      dLogits[i] = (p - y) / denom;
     }
   }
   return n > 0 ? sum / n : 0;

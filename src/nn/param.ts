@@ -16,6 +16,16 @@ export interface SparseRows {
    * Only the full-L2 regularizer uses it: it costs O(table size) per step on purpose.
    */
   expandAll?: () => void;
+  /**
+   * Makes room for n compact rows (the arrays `ids` and the param's `grad` may be replaced; their first `count` rows
+   * are kept). Data-parallel training merges the workers' rows into these arrays.
+   */
+  reserve?: (n: number) => void;
+  /**
+   * Row → slot of the compact list (the layer's sparse-set index, trusted only where `ids[index[row]] === row` and
+   * `index[row] < count`), so whoever rewrites the list keeps it consistent.
+   */
+  index?: Int32Array;
 }
 
 /**

@@ -7,7 +7,8 @@ export type OptimizerName = 'sgd' | 'adam';
 export { Adam, Sgd };
 export type { Optimizer };
 export { clipGradNorm, gradNorm } from './optimizer.js';
-export { createRegularizer, PENALTY_REGS, REG_NAMES, type RegName, type Regularizer, type RegularizerOptions } from './regularizer.js';
+export { createRegularizer, regularizerFromSpec, PENALTY_REGS, REG_NAMES, type RegName, type Regularizer, type RegularizerOptions,
+  type RegularizerSpec } from './regularizer.js';
 
 /** `backend`: the one the params live on (the model's), so optimizers with state can run on its kernels. */
 export function createOptimizer(name: OptimizerName, backend?: Backend): Optimizer {

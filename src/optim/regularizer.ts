@@ -39,23 +39,26 @@ export interface Regularizer {
   readonly name: RegName;
   /** Adds this step's penalty gradient to the params' gradients (call after backward/clipping, before the step). */
   apply(): void;
+  /** How it was made: a replica of the model (data-parallel training) gets the same one with {@link RegularizerSpec}. */
+  readonly spec: RegularizerSpec;
+}
+
+/** Options and, for mba, 1/n_j per penalized table (by param name): all a regularizer needs besides the params. */
+export interface RegularizerSpec {
+  opts: RegularizerOptions;
+  inverseCounts: Record<string, Float64Array>;
 }
 
 /**
  * Builds the regularizer of a model's params (the same Param objects every step). `train` and `maxHistory` (the training data as the batcher feeds it)
  * give MBA its counts n_j, computed once here: O(samples + history ids) per table.
  */
-export function createRegularizer(opts: RegularizerOptions, params: Param[], train: SampleSet | Iterable<SampleSet>, maxHistory: number): Regularizer {
-  const { reg, lambda, denseL2 } = opts;
-  if (!REG_NAMES.includes(reg)) throw new Error(`unknown regularizer "${reg as string}" (expected ${REG_NAMES.join(' | ')})`);
-  if (!(Number.isFinite(lambda) && lambda >= 0)) throw new Error(`regularizer ${reg}: lambda must be a number >= 0, got ${lambda}`);
-  if (!(Number.isFinite(denseL2) && denseL2 >= 0)) throw new Error(`dense L2 must be a number >= 0, got ${denseL2}`);
+export function createRegularizer(opts: RegularizerOptions, params: Param[], train: SampleSet | Iterable<SampleSet>,
+  maxHistory: number): Regularizer {
   const tables = params.filter((p) => p.sparse && p.decay !== false);
-  const dense = params.filter((p) => !p.sparse && p.decay !== false);
-  const penalize = PENALTY_REGS.includes(reg) && lambda > 0;
-  // MBA: 1/n_j per row of every penalized table.
-  const inv = new Map<Param, Float64Array>();
-  if (penalize && reg === 'mba') {
+  checkOptions(opts);
+  const inverseCounts: Record<string, Float64Array> = {};
+  if (PENALTY_REGS.includes(opts.reg) && opts.lambda > 0 && opts.reg === 'mba') {
     for (const p of tables) {
       if (!p.countRows) throw new Error(`mba: table "${p.name}" has no occurrence counts (its layer does not provide countRows)`);
     }
@@ -74,11 +77,38 @@ export function createRegularizer(opts: RegularizerOptions, params: Param[], tra
     for (const p of tables) {
       const n = total.get(p) ?? new Float64Array(p.shape[0]);
       // A row looked up in training has n_j ≥ 1; the guard only matters for rows unseen in `train`.
-      inv.set(p, n.map((c) => 1 / Math.max(c, 1)));
+      inverseCounts[p.name] = n.map((c) => 1 / Math.max(c, 1));
+    }
+  }
+  return regularizerFromSpec({ opts, inverseCounts }, params);
+}
+
+function checkOptions(opts: RegularizerOptions): void {
+  const { reg, lambda, denseL2 } = opts;
+  if (!REG_NAMES.includes(reg)) throw new Error(`unknown regularizer "${reg as string}" (expected ${REG_NAMES.join(' | ')})`);
+  if (!(Number.isFinite(lambda) && lambda >= 0)) throw new Error(`regularizer ${reg}: lambda must be a number >= 0, got ${lambda}`);
+  if (!(Number.isFinite(denseL2) && denseL2 >= 0)) throw new Error(`dense L2 must be a number >= 0, got ${denseL2}`);
+}
+
+/** The regularizer of `params` from a spec (of this model's or of a replica's regularizer). */
+export function regularizerFromSpec(spec: RegularizerSpec, params: Param[]): Regularizer {
+  const { reg, lambda, denseL2 } = spec.opts;
+  checkOptions(spec.opts);
+  const tables = params.filter((p) => p.sparse && p.decay !== false);
+  const dense = params.filter((p) => !p.sparse && p.decay !== false);
+  const penalize = PENALTY_REGS.includes(reg) && lambda > 0;
+  // MBA: 1/n_j per row of every penalized table.
+  const inv = new Map<Param, Float64Array>();
+  if (penalize && reg === 'mba') {
+    for (const p of tables) {
+      const f = spec.inverseCounts[p.name];
+      if (!f || f.length !== p.shape[0]) throw new Error(`mba: no counts for the ${p.shape[0]} rows of table "${p.name}"`);
+      inv.set(p, f);
     }
   }
   return {
     name: reg,
+    spec,
     apply(): void {
       if (denseL2 > 0) for (const p of dense) addScaled(p.grad, p.value, 0, 0, p.value.length, denseL2);
       if (!penalize) return;

@@ -9,6 +9,7 @@ import { Rng } from '../util/rng.js';
 import { evaluateSource, type EvalResult, type EvalSource } from './evaluator.js';
 import { concatSets, isSharded, testParts, trainParts, type ShardedDataset } from '../data/shards.js';
 import { createProgress, type Progress } from './progress.js';
+import { DataParallel } from './data-parallel.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -48,6 +49,12 @@ export interface TrainOptions {
    * more of the data; 1 trains shard after shard.
    */
   shardWindow: number;
+  /**
+   * Threads that train together (./data-parallel.ts): each batch is cut into this many slices trained by replicas
+   * of the model in worker threads, then their gradients are summed. 1 = this thread only. Results depend on it only
+   * through the order of additions (and Dice's statistics, summed over the slices).
+   */
+  threads?: number;
 }
 
 /**
@@ -209,11 +216,7 @@ export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: 
 
 export function trainModel(model: Model, data: TrainData, opts: TrainOptions, hooks: TrainHooks = {}): TrainResult {
   const log = hooks.log ?? (() => {});
-  const progress = hooks.progress ?? createProgress({ quiet: true });
-  const evalEachEpoch = hooks.evalEachEpoch ?? true;
-  const { valid } = hooks;
-  if (opts.patience > 0 && !valid) throw new Error('early stopping (patience > 0) needs a validation set');
-  const evalOpts = { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory };
+  if (opts.patience > 0 && !hooks.valid) throw new Error('early stopping (patience > 0) needs a validation set');
   const optimizer = createOptimizer(opts.optimizer, model.backend);
   const batcher = isSharded(data) ? null : new Batcher(data.train, {
     batchSize: opts.batchSize,
@@ -227,6 +230,41 @@ export function trainModel(model: Model, data: TrainData, opts: TrainOptions, ho
   const lambda = opts.lambda ?? defaultLambda(opts.reg);
   const reg = createRegularizer({ reg: opts.reg, lambda, denseL2: opts.denseL2 }, model.params(), trainSource(data), opts.maxHistory);
   const dropout = opts.reg === 'dropout' ? new BehaviourDropout(opts.dropoutRate, new Rng(opts.seed).fork(7)) : null;
+  let threads = opts.threads ?? 1;
+  if (threads > 1 && opts.reg === 'l2') {
+    // Full L2 updates every row of every table each step on purpose (the baseline MBA is measured against): its
+    // rows cannot be split between replicas by batch, so it trains on this thread alone.
+    log(`--reg l2 trains on one thread (it updates every table row each step); ignoring --threads ${threads}`);
+    threads = 1;
+  }
+  const dp = threads > 1 ? DataParallel.create(model, threads, optimizer, opts.optimizer, reg.spec, opts.clipNorm) : null;
+  if (dp) log(`training on ${threads} threads (data-parallel: each batch is split over ${threads} replicas)`);
+  try {
+    return trainLoop(model, data, opts, hooks, { optimizer, batcher, nTrain, test, dLogits, lambda, reg, dropout, dp });
+  } finally {
+    dp?.close();
+  }
+}
+
+interface LoopState {
+  optimizer: ReturnType<typeof createOptimizer>;
+  batcher: Batcher | null;
+  nTrain: number;
+  test: EvalSource;
+  dLogits: Float;
+  lambda: number;
+  reg: Regularizer;
+  dropout: BehaviourDropout | null;
+  dp: DataParallel | null;
+}
+
+function trainLoop(model: Model, data: TrainData, opts: TrainOptions, hooks: TrainHooks, st: LoopState): TrainResult {
+  const { optimizer, batcher, nTrain, test, dLogits, lambda, reg, dropout, dp } = st;
+  const log = hooks.log ?? (() => {});
+  const progress = hooks.progress ?? createProgress({ quiet: true });
+  const evalEachEpoch = hooks.evalEachEpoch ?? true;
+  const { valid } = hooks;
+  const evalOpts = { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory };
   const history: EpochRecord[] = [];
   let trainSeconds = 0;
   let best: { epoch: number; gauc: number } | null = null;
@@ -242,7 +280,7 @@ export function trainModel(model: Model, data: TrainData, opts: TrainOptions, ho
     let step = 0;
     for (const batch of epochBatches(data, batcher, opts, epoch)) {
       dropout?.apply(batch);
-      const loss = trainStep(model, batch, optimizer, lr, opts.clipNorm, dLogits, reg);
+      const loss = dp ? dp.step(batch, lr) : trainStep(model, batch, optimizer, lr, opts.clipNorm, dLogits, reg);
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at epoch ${epoch + 1}, step ${step}: loss is ${loss} (lower --lr or keep --clip-norm)`);
       }
@@ -282,6 +320,8 @@ export function trainModel(model: Model, data: TrainData, opts: TrainOptions, ho
       }
     }
   }
+  // The replicas must still agree (they did the same updates); checked before a restore changes ours.
+  dp?.verify();
   let bestEpoch = history.length;
   if (best && bestSnapshot && best.epoch !== history.length) {
     restore(model, bestSnapshot);

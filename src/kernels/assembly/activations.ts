@@ -172,85 +172,85 @@ export function diceStatsPerChannel(): i32 {
   return DICE_STATS_F64;
 }
 
-/**
- * Dice forward over n rows of C channels. train ≠ 0: batch mean and biased variance (f64, two passes as in
- * JS), moving averages updated in place (mean ← m·mean + (1−m)·batch mean, same for var); otherwise the moving averages
- * are the statistics. Writes y, and p = sigmoid(z), z = (x − mean)/sqrt(var + ε) for the backward pass.
- */
-export function diceForward(x: usize, n: i32, C: i32, alpha: usize, movingMean: usize, movingVar: usize, train: i32,
-  momentum: f64, eps: f64, stats: usize, y: usize, p: usize, z: usize): void {
-  if (n <= 0) return;
+// Σ_i x[i,c] into sum[c] (f64, rows in order).
+// @ts-ignore: decorator
+@inline function colSums(x: usize, n: i32, C: i32, sum: usize): void {
   const C4 = C & ~3;
   const rb = off(C);
+  zero64(sum, C);
+  let px = x;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) acc64(sum + (<usize>c << 3), v128.load(px + off(c)));
+    for (; c < C; c++) {
+      const a = sum + (<usize>c << 3);
+      store<f64>(a, load<f64>(a) + <f64>load<f32>(px + off(c)));
+    }
+    px += rb;
+  }
+}
+
+// Σ_i (x[i,c] − mean[c])² into vr[c] (f64, rows in order).
+// @ts-ignore: decorator
+@inline function colSqDev(x: usize, n: i32, C: i32, mean: usize, vr: usize): void {
+  const C4 = C & ~3;
+  const rb = off(C);
+  zero64(vr, C);
+  let px = x;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const a = <usize>c << 3;
+      const v = v128.load(px + off(c));
+      const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), v128.load(mean + a));
+      const d1 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), v128.load(mean + a, 16));
+      v128.store(vr + a, f64x2.add(v128.load(vr + a), f64x2.mul(d0, d0)));
+      v128.store(vr + a, f64x2.add(v128.load(vr + a, 16), f64x2.mul(d1, d1)), 16);
+    }
+    for (; c < C; c++) {
+      const a = <usize>c << 3;
+      const d = <f64>load<f32>(px + off(c)) - load<f64>(mean + a);
+      store<f64>(vr + a, load<f64>(vr + a) + d * d);
+    }
+    px += rb;
+  }
+}
+
+// From mean[c] (the batch mean) and vr[c] = Σ (x − mean)² over nf rows: moving averages, then 1/sqrt(var + ε) in
+// vr and the f32 copies the elementwise loop reads.
+// @ts-ignore: decorator
+@inline function finishBatchStats(C: i32, nf: f64, movingMean: usize, movingVar: usize, momentum: f64, eps: f64,
+  stats: usize): void {
   const mean = stats;
   const vr = stats + (<usize>C << 3);
   const mh = stats + (<usize>C << 5);
   const ml = mh + off(C);
   const inv = ml + off(C);
-  if (train != 0) {
-    zero64(mean, C);
-    zero64(vr, C);
-    let px = x;
-    for (let i = 0; i < n; i++) {
-      let c = 0;
-      for (; c < C4; c += 4) acc64(mean + (<usize>c << 3), v128.load(px + off(c)));
-      for (; c < C; c++) {
-        const a = mean + (<usize>c << 3);
-        store<f64>(a, load<f64>(a) + <f64>load<f32>(px + off(c)));
-      }
-      px += rb;
-    }
-    const nf = <f64>n;
-    for (let c = 0; c < C; c++) {
-      const a = mean + (<usize>c << 3);
-      store<f64>(a, load<f64>(a) / nf);
-    }
-    px = x;
-    for (let i = 0; i < n; i++) {
-      let c = 0;
-      for (; c < C4; c += 4) {
-        const a = <usize>c << 3;
-        const v = v128.load(px + off(c));
-        const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), v128.load(mean + a));
-        const d1 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), v128.load(mean + a, 16));
-        v128.store(vr + a, f64x2.add(v128.load(vr + a), f64x2.mul(d0, d0)));
-        v128.store(vr + a, f64x2.add(v128.load(vr + a, 16), f64x2.mul(d1, d1)), 16);
-      }
-      for (; c < C; c++) {
-        const a = <usize>c << 3;
-        const d = <f64>load<f32>(px + off(c)) - load<f64>(mean + a);
-        store<f64>(vr + a, load<f64>(vr + a) + d * d);
-      }
-      px += rb;
-    }
-    const m1 = 1 - momentum;
-    for (let c = 0; c < C; c++) {
-      const a = <usize>c << 3;
-      const mu = load<f64>(mean + a);
-      const v = load<f64>(vr + a) / nf;
-      const o = off(c);
-      store<f32>(movingMean + o, <f32>(momentum * <f64>load<f32>(movingMean + o) + m1 * mu));
-      store<f32>(movingVar + o, <f32>(momentum * <f64>load<f32>(movingVar + o) + m1 * v));
-      const iv = 1 / Math.sqrt(v + eps);
-      store<f64>(vr + a, iv);
-      const hi = <f32>mu;
-      store<f32>(mh + o, hi);
-      store<f32>(ml + o, <f32>(mu - <f64>hi));
-      store<f32>(inv + o, <f32>iv);
-    }
-  } else {
-    for (let c = 0; c < C; c++) {
-      const a = <usize>c << 3;
-      const o = off(c);
-      const mu = load<f32>(movingMean + o);
-      const iv = 1 / Math.sqrt(<f64>load<f32>(movingVar + o) + eps);
-      store<f64>(mean + a, <f64>mu);
-      store<f64>(vr + a, iv);
-      store<f32>(mh + o, mu);
-      store<f32>(ml + o, 0);
-      store<f32>(inv + o, <f32>iv);
-    }
+  const m1 = 1 - momentum;
+  for (let c = 0; c < C; c++) {
+    const a = <usize>c << 3;
+    const mu = load<f64>(mean + a);
+    const v = load<f64>(vr + a) / nf;
+    const o = off(c);
+    store<f32>(movingMean + o, <f32>(momentum * <f64>load<f32>(movingMean + o) + m1 * mu));
+    store<f32>(movingVar + o, <f32>(momentum * <f64>load<f32>(movingVar + o) + m1 * v));
+    const iv = 1 / Math.sqrt(v + eps);
+    store<f64>(vr + a, iv);
+    const hi = <f32>mu;
+    store<f32>(mh + o, hi);
+    store<f32>(ml + o, <f32>(mu - <f64>hi));
+    store<f32>(inv + o, <f32>iv);
   }
+}
+
+// y, p, z from the statistics finishBatchStats (or eval mode) left in the workspace.
+// @ts-ignore: decorator
+@inline function diceApply(x: usize, n: i32, C: i32, alpha: usize, stats: usize, y: usize, p: usize, z: usize): void {
+  const C4 = C & ~3;
+  const rb = off(C);
+  const mh = stats + (<usize>C << 5);
+  const ml = mh + off(C);
+  const inv = ml + off(C);
   const one = v128.load(KT, K_ONE);
   let px = x;
   let py = y;
@@ -287,20 +287,100 @@ export function diceForward(x: usize, n: i32, C: i32, alpha: usize, movingMean: 
 }
 
 /**
+ * Dice forward over n rows of C channels. train ≠ 0: batch mean and biased variance (f64, two passes as in
+ * JS), moving averages updated in place (mean ← m·mean + (1−m)·batch mean, same for var); otherwise the moving averages
+ * are the statistics. Writes y, and p = sigmoid(z), z = (x − mean)/sqrt(var + ε) for the backward pass.
+ */
+export function diceForward(x: usize, n: i32, C: i32, alpha: usize, movingMean: usize, movingVar: usize, train: i32,
+  momentum: f64, eps: f64, stats: usize, y: usize, p: usize, z: usize): void {
+  if (n <= 0) return;
+  const mean = stats;
+  const vr = stats + (<usize>C << 3);
+  const mh = stats + (<usize>C << 5);
+  const ml = mh + off(C);
+  const inv = ml + off(C);
+  if (train != 0) {
+    colSums(x, n, C, mean);
+    const nf = <f64>n;
+    for (let c = 0; c < C; c++) {
+      const a = mean + (<usize>c << 3);
+      store<f64>(a, load<f64>(a) / nf);
+    }
+    colSqDev(x, n, C, mean, vr);
+    finishBatchStats(C, nf, movingMean, movingVar, momentum, eps, stats);
+  } else {
+    for (let c = 0; c < C; c++) {
+      const a = <usize>c << 3;
+      const o = off(c);
+      const mu = load<f32>(movingMean + o);
+      const iv = 1 / Math.sqrt(<f64>load<f32>(movingVar + o) + eps);
+      store<f64>(mean + a, <f64>mu);
+      store<f64>(vr + a, iv);
+      store<f32>(mh + o, mu);
+      store<f32>(ml + o, 0);
+      store<f32>(inv + o, <f32>iv);
+    }
+  }
+  diceApply(x, n, C, alpha, stats, y, p, z);
+}
+
+// A training batch split over workers (src/train/data-parallel.ts): the statistics are sums over every worker's rows,
+// so forward runs in three calls with a sum across workers after each of the first two.
+
+/** Pass 1: the workspace's f64 mean slots [0, C) = Σ_i x[i,c] over these n rows. */
+export function diceSumX(x: usize, n: i32, C: i32, stats: usize): void {
+  colSums(x, n, C, stats);
+}
+
+/** Pass 2: with the mean slots holding the whole batch's mean, var slots [C, 2C) = Σ_i (x[i,c] − mean[c])². */
+export function diceSumSqDev(x: usize, n: i32, C: i32, stats: usize): void {
+  colSqDev(x, n, C, stats, stats + (<usize>C << 3));
+}
+
+/** Pass 3: mean slots = batch mean, var slots = Σ (x − mean)² over all N rows: as diceForward in train mode. */
+export function diceForwardStats(x: usize, n: i32, C: i32, N: f64, alpha: usize, movingMean: usize, movingVar: usize,
+  momentum: f64, eps: f64, stats: usize, y: usize, p: usize, z: usize): void {
+  finishBatchStats(C, N, movingMean, movingVar, momentum, eps, stats);
+  if (n > 0) diceApply(x, n, C, alpha, stats, y, p, z);
+}
+
+/**
  * Dice backward (after diceForward with the same stats, p, z): dx overwritten, dAlpha[c] += Σ_i dy·x·(1 − p).
  * train ≠ 0 also back-propagates through the batch mean and variance.
  */
 export function diceBackward(x: usize, dy: usize, n: i32, C: i32, alpha: usize, train: i32, stats: usize, p: usize,
   z: usize, dx: usize, dAlpha: usize): void {
   if (n <= 0) return;
+  backLocal(x, dy, n, C, alpha, train, stats, p, z, dx, dAlpha);
+  if (train != 0) backCorrect(n, C, <f64>n, stats, z, dx);
+}
+
+/**
+ * Backward of a batch split over workers, local part: dx without the batch-statistics term, dAlpha, and the f64
+ * slots [2C, 4C) = Σ gz, Σ gz·z over these rows (to be summed over workers before diceBackwardCorrect).
+ */
+export function diceBackwardSums(x: usize, dy: usize, n: i32, C: i32, alpha: usize, stats: usize, p: usize, z: usize,
+  dx: usize, dAlpha: usize): void {
+  if (n <= 0) {
+    zero64(stats + (<usize>C << 4), 2 * C);
+    return;
+  }
+  backLocal(x, dy, n, C, alpha, 1, stats, p, z, dx, dAlpha);
+}
+
+/** The batch-statistics term, with slots [2C, 4C) summed over the N rows of the whole batch. */
+export function diceBackwardCorrect(n: i32, C: i32, N: f64, stats: usize, z: usize, dx: usize): void {
+  backCorrect(n, C, N, stats, z, dx);
+}
+
+// @ts-ignore: decorator
+@inline function backLocal(x: usize, dy: usize, n: i32, C: i32, alpha: usize, train: i32, stats: usize, p: usize,
+  z: usize, dx: usize, dAlpha: usize): void {
   const C4 = C & ~3;
   const rb = off(C);
-  const ivd = stats + (<usize>C << 3);
   const sg = stats + (<usize>C << 4);
   const sgz = sg + (<usize>C << 3);
   const inv = stats + (<usize>C << 5) + off(2 * C);
-  const corrA = inv + off(C);
-  const corrB = corrA + off(C);
   zero64(sg, C);
   zero64(sgz, C);
   const one = v128.load(KT, K_ONE);
@@ -353,17 +433,27 @@ export function diceBackward(x: usize, dy: usize, n: i32, C: i32, alpha: usize, 
     pz += rb;
     pd += rb;
   }
-  if (train == 0) return;
-  // Batch statistics: μ and σ² depend on every row.
-  const nf = <f64>n;
+}
+
+// dx −= (Σgz/N + z·Σgz·z/N)·inv: the batch statistics μ and σ² depend on every row.
+// @ts-ignore: decorator
+@inline function backCorrect(n: i32, C: i32, nf: f64, stats: usize, z: usize, dx: usize): void {
+  const C4 = C & ~3;
+  const rb = off(C);
+  const ivd = stats + (<usize>C << 3);
+  const sg = stats + (<usize>C << 4);
+  const sgz = sg + (<usize>C << 3);
+  const inv = stats + (<usize>C << 5) + off(2 * C);
+  const corrA = inv + off(C);
+  const corrB = corrA + off(C);
   for (let c = 0; c < C; c++) {
     const a8 = <usize>c << 3;
     const iv = load<f64>(ivd + a8);
     store<f32>(corrA + off(c), <f32>((load<f64>(sg + a8) / nf) * iv));
     store<f32>(corrB + off(c), <f32>((load<f64>(sgz + a8) / nf) * iv));
   }
-  pz = z;
-  pd = dx;
+  let pz = z;
+  let pd = dx;
   for (let i = 0; i < n; i++) {
     let c = 0;
     for (; c < C4; c += 4) {

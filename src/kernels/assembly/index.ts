@@ -6,5 +6,6 @@ export { gemm } from './gemm';
 export {
   addBias, sumRows, gather, scatterAddRows, attnInput, attnInputBackward, weightedSum, weightedSumBackward,
 } from './ops';
-export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel } from './activations';
+export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel, diceSumX, diceSumSqDev, diceForwardStats,
+  diceBackwardSums, diceBackwardCorrect } from './activations';
 export { adamUpdate } from './adam';

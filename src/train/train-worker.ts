@@ -1,0 +1,43 @@
+/**
+ * A worker thread of data-parallel training (./data-parallel.ts): builds a replica of the model from workerData, then
+ * follows rank 0's commands (step, verify) until the group stops. Errors go back through the group, whose barriers
+ * rethrow them in rank 0 with this worker's stack.
+ */
+import { workerData } from 'node:worker_threads';
+import { enableRelaxedSimd } from '../kernels/relaxed-flag.js';
+import { createBackendFromSpec } from '../nn/backends.js';
+import { createModel } from '../models/index.js';
+import { createOptimizer } from '../optim/index.js';
+import { Group, GroupStopped } from './collective.js';
+import { COMMANDS, readSlice, REGIONS, Replica, type WorkerInit } from './data-parallel.js';
+
+enableRelaxedSimd();
+const init = workerData as WorkerInit;
+const group = new Group(init.shared, init.rank, init.inPorts, init.outPorts, init.regions);
+try {
+  const backend = createBackendFromSpec(init.backend);
+  const model = createModel(init.config, { ...init.ctx, backend });
+  const params = model.params();
+  if (params.length !== init.values.length) throw new Error(`replica has ${params.length} params, the model ${init.values.length}`);
+  params.forEach((p, i) => p.value.set(init.values[i]));
+  const buffers = Object.values(model.buffers());
+  buffers.forEach((b, i) => b.set(init.buffers[i]));
+  const replica = new Replica(model, group, createOptimizer(init.optimizer, backend), init.reg, init.clipNorm);
+  group.barrier(); // ready
+  for (;;) {
+    group.barrier();
+    const hdr = group.peer(0, REGIONS.BATCH);
+    const cmd = hdr.i32[COMMANDS.H_CMD];
+    if (cmd === COMMANDS.CMD_STOP) break;
+    if (cmd === COMMANDS.CMD_VERIFY) {
+      group.gather(replica.hash());
+      continue;
+    }
+    if (cmd !== COMMANDS.CMD_STEP) throw new Error(`unknown command ${cmd}`);
+    const part = readSlice(hdr.i32, hdr.f32, init.rank);
+    replica.computeGradients(part.size > 0 ? part : null, hdr.i32[COMMANDS.H_N], hdr.i32[COMMANDS.H_SOLO] === 0);
+    replica.update(hdr.f64[COMMANDS.H_LR], hdr.i32[COMMANDS.H_SOLO] !== 0);
+  }
+} catch (e) {
+  if (!(e instanceof GroupStopped)) group.fail(e instanceof Error ? (e.stack ?? e.message) : String(e));
+}
