@@ -39,6 +39,9 @@ interface Kernels {
   scatterAddRows(grad: number, dim: number, rows: number, slots: number, n: number, dOut: number): number;
   attnInput(q: number, K: number, B: number, T: number, D: number, out: number): void;
   attnInputBackward(q: number, K: number, dOut: number, B: number, T: number, D: number, dq: number, dK: number): void;
+  attnPairs(q: number, K: number, rowIdx: number, rowB: number, N: number, D: number, x2: number): void;
+  attnPairsBackward(q: number, K: number, dx2: number, rowIdx: number, rowB: number, N: number, D: number, dq: number,
+    dK: number): void;
   weightedSum(w: number, K: number, B: number, T: number, D: number, out: number): void;
   weightedSumBackward(w: number, K: number, dOut: number, B: number, T: number, D: number, dw: number,
     dK: number): void;
@@ -283,6 +286,25 @@ export class WasmBackend implements Backend {
     dim(op, 'B', B); dim(op, 'T', T); dim(op, 'D', D);
     this.k.attnInputBackward(this.f(op, 'q', q, B * D), this.f(op, 'K', K, B * T * D),
       this.f(op, 'dOut', dOut, B * T * 4 * D), B, T, D, this.f(op, 'dq', dq, B * D), this.f(op, 'dK', dK, B * T * D));
+  }
+
+  attnPairs(q: Float, K: Float, rowIdx: Int32Array, rowB: Int32Array, N: number, B: number, T: number, D: number,
+    x2: Float): void {
+    const op = 'attnPairs';
+    dim(op, 'N', N); dim(op, 'B', B); dim(op, 'T', T); dim(op, 'D', D);
+    if (N > B * T) throw new RangeError(`${op}: N = ${N} rows but B·T = ${B * T}`);
+    this.k.attnPairs(this.f(op, 'q', q, B * D), this.f(op, 'K', K, B * T * D), this.i(op, 'rowIdx', rowIdx, N),
+      this.i(op, 'rowB', rowB, N), N, D, this.f(op, 'x2', x2, N * 2 * D));
+  }
+
+  attnPairsBackward(q: Float, K: Float, dx2: Float, rowIdx: Int32Array, rowB: Int32Array, N: number, B: number,
+    T: number, D: number, dq: Float, dK: Float): void {
+    const op = 'attnPairsBackward';
+    dim(op, 'N', N); dim(op, 'B', B); dim(op, 'T', T); dim(op, 'D', D);
+    if (N > B * T) throw new RangeError(`${op}: N = ${N} rows but B·T = ${B * T}`);
+    this.k.attnPairsBackward(this.f(op, 'q', q, B * D), this.f(op, 'K', K, B * T * D), this.f(op, 'dx2', dx2, N * 2 * D),
+      this.i(op, 'rowIdx', rowIdx, N), this.i(op, 'rowB', rowB, N), N, D, this.f(op, 'dq', dq, B * D),
+      this.f(op, 'dK', dK, B * T * D));
   }
 
   weightedSum(w: Float, K: Float, B: number, T: number, D: number, out: Float): void {

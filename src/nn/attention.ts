@@ -134,16 +134,7 @@ export class AttentionUnit {
     be.gemm(false, false, B, H, D, 1, q, wq, 0, P);
     be.addBias(P, this.first.bias.value, B, H);
     const x2 = this.x2.ensure(N);
-    for (let i = 0; i < N; i++) {
-      const ko = rowIdx[i] * D;
-      const qo = rowB[i] * D;
-      const o = i * 2 * D;
-      for (let d = 0; d < D; d++) {
-        const k = K[ko + d];
-        x2[o + d] = k;
-        x2[o + D + d] = q[qo + d] * k;
-      }
-    }
+    be.attnPairs(q, K, rowIdx, rowB, N, B, T, D, x2);
     const y = this.y.ensure(N);
     be.gather(P, H, rowB, N, y);
     be.gemm(false, false, N, H, 2 * D, 1, x2, wkp, 1, y);
@@ -223,17 +214,7 @@ export class AttentionUnit {
     const dx2 = this.dx2.ensure(N);
     be.gemm(false, true, N, 2 * D, H, 1, dy, wkp, 0, dx2);
     be.gemm(false, true, B, D, H, 1, dP, wq, 1, dq);
-    for (let i = 0; i < N; i++) {
-      const ko = rowIdx[i] * D;
-      const qo = rowB[i] * D;
-      const o = i * 2 * D;
-      for (let d = 0; d < D; d++) {
-        const g1 = dx2[o + d];
-        const g2 = dx2[o + D + d];
-        dK[ko + d] += g1 + g2 * q[qo + d];
-        dq[qo + d] += g2 * K[ko + d];
-      }
-    }
+    be.attnPairsBackward(q, K, dx2, rowIdx, rowB, N, B, T, D, dq, dK);
   }
 
   /** Weights of the last forward, w[b·T + t] (0 at padded positions). Valid until the next forward. */

@@ -36,6 +36,15 @@ export interface Backend {
   attnInput(q: Float, K: Float, B: number, T: number, D: number, out: Float): void;
   /** Backward of attnInput: dq[b,:] += Σ_t ∂/∂q, dK[bt,:] += ∂/∂k. */
   attnInputBackward(q: Float, K: Float, dOut: Float, B: number, T: number, D: number, dq: Float, dK: Float): void;
+  /**
+   * The factorized attention input on N valid rows (src/nn/attention.ts): x2[i,:] = [k_i, q_b ⊙ k_i] with
+   * k_i = K[rowIdx[i],:] and b = rowB[i]; q is B×D, K is B·T×D, x2 is N×2D. rowIdx[i] < B·T and rowB[i] < B.
+   */
+  attnPairs(q: Float, K: Float, rowIdx: Int32Array, rowB: Int32Array, N: number, B: number, T: number, D: number,
+    x2: Float): void;
+  /** Backward of attnPairs: dK[rowIdx[i],:] += g1 + g2 ⊙ q_b, dq[b,:] += g2 ⊙ k_i, where dx2[i,:] = [g1, g2]. */
+  attnPairsBackward(q: Float, K: Float, dx2: Float, rowIdx: Int32Array, rowB: Int32Array, N: number, B: number,
+    T: number, D: number, dq: Float, dK: Float): void;
   /** out[b,:] = Σ_t w[b*T+t] · K[b*T+t,:] (out is B×D, overwritten). */
   weightedSum(w: Float, K: Float, B: number, T: number, D: number, out: Float): void;
   /** Backward of weightedSum: dw[bt] = dOut[b,:]·K[bt,:] (overwritten), dK[bt,:] += w[bt]·dOut[b,:]. */

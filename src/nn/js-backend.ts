@@ -115,6 +115,35 @@ export class JsBackend implements Backend {
     }
   }
 
+  attnPairs(q: Float, K: Float, rowIdx: Int32Array, rowB: Int32Array, N: number, _B: number, _T: number, D: number,
+    x2: Float): void {
+    for (let i = 0; i < N; i++) {
+      const ko = rowIdx[i] * D;
+      const qo = rowB[i] * D;
+      const o = i * 2 * D;
+      for (let d = 0; d < D; d++) {
+        const k = K[ko + d];
+        x2[o + d] = k;
+        x2[o + D + d] = q[qo + d] * k;
+      }
+    }
+  }
+
+  attnPairsBackward(q: Float, K: Float, dx2: Float, rowIdx: Int32Array, rowB: Int32Array, N: number, _B: number,
+    _T: number, D: number, dq: Float, dK: Float): void {
+    for (let i = 0; i < N; i++) {
+      const ko = rowIdx[i] * D;
+      const qo = rowB[i] * D;
+      const o = i * 2 * D;
+      for (let d = 0; d < D; d++) {
+        const g1 = dx2[o + d];
+        const g2 = dx2[o + D + d];
+        dK[ko + d] += g1 + g2 * q[qo + d];
+        dq[qo + d] += g2 * K[ko + d];
+      }
+    }
+  }
+
   weightedSum(w: Float, K: Float, B: number, T: number, D: number, out: Float): void {
     for (let b = 0; b < B; b++) {
       for (let d = 0; d < D; d++) {

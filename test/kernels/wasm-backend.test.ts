@@ -246,6 +246,77 @@ test('attnInputBackward', (t) => {
   wk.report(t, 'attnInputBackward dK');
 });
 
+/** The valid rows of a random padded batch: rowIdx[i] = b·T + t for t < len_b, rowB[i] = b (backend-owned). */
+function validRows(rng: Rng, B: number, T: number): { rowIdx: Int32Array; rowB: Int32Array; N: number } {
+  const idx: number[] = [];
+  const bs: number[] = [];
+  for (let b = 0; b < B; b++) {
+    const len = b === 1 ? 0 : 1 + rng.int(T);
+    for (let t = 0; t < len; t++) {
+      idx.push(b * T + t);
+      bs.push(b);
+    }
+  }
+  const rowIdx = w.allocInt(Math.max(1, idx.length));
+  const rowB = w.allocInt(Math.max(1, idx.length));
+  rowIdx.set(idx);
+  rowB.set(bs);
+  return { rowIdx, rowB, N: idx.length };
+}
+
+test('attnPairs is exact: [k, q⊙k] on the valid rows, rounded once to float32', () => {
+  const rng = new Rng(110);
+  for (const [B, T, D] of attnShapes) {
+    const { rowIdx, rowB, N } = validRows(rng, B, T);
+    const q = operand(rng, B * D, rng.int(4));
+    const K = operand(rng, B * T * D, rng.int(4));
+    const out = operand(rng, N * 2 * D, rng.int(4));
+    const want = new Float64Array(N * 2 * D);
+    ref.attnPairs(q.f, K.f, rowIdx, rowB, N, B, T, D, want);
+    w.attnPairs(q.a, K.a, rowIdx, rowB, N, B, T, D, out.a);
+    assert.deepEqual(Array.from(out.a), Array.from(want, Math.fround), `B=${B} T=${T} D=${D}`);
+    release(q, K, out);
+    w.free(rowIdx);
+    w.free(rowB);
+  }
+  assert.throws(() => w.attnPairs(w.alloc(2), w.alloc(2), w.allocInt(3), w.allocInt(3), 3, 1, 2, 1, w.alloc(6)), /N = 3 rows but B·T = 2/);
+});
+
+test('attnPairsBackward', (t) => {
+  const rng = new Rng(111);
+  const wq = new Worst();
+  const wk = new Worst();
+  for (const [B, T, D] of attnShapes) {
+    const { rowIdx, rowB, N } = validRows(rng, B, T);
+    const q = operand(rng, B * D, rng.int(4));
+    const K = operand(rng, B * T * D, rng.int(4));
+    const g = operand(rng, N * 2 * D, rng.int(4));
+    const dq = operand(rng, B * D, rng.int(4));
+    const dK = operand(rng, B * T * D, rng.int(4));
+    const wantQ = Float64Array.from(dq.f);
+    const wantK = Float64Array.from(dK.f);
+    ref.attnPairsBackward(q.f, K.f, g.f, rowIdx, rowB, N, B, T, D, wantQ, wantK);
+    const magQ = abs64(dq.f);
+    const magK = abs64(dK.f);
+    for (let i = 0; i < N; i++) {
+      for (let d = 0; d < D; d++) {
+        const g1 = Math.abs(g.f[i * 2 * D + d]);
+        const g2 = Math.abs(g.f[i * 2 * D + D + d]);
+        magQ[rowB[i] * D + d] += g2 * Math.abs(K.f[rowIdx[i] * D + d]);
+        magK[rowIdx[i] * D + d] += g1 + g2 * Math.abs(q.f[rowB[i] * D + d]);
+      }
+    }
+    w.attnPairsBackward(q.a, K.a, g.a, rowIdx, rowB, N, B, T, D, dq.a, dK.a);
+    wq.check(`B=${B} T=${T} D=${D}`, maxRelErr(dq.a, wantQ, magQ), tolFor(T + 1));
+    wk.check(`B=${B} T=${T} D=${D}`, maxRelErr(dK.a, wantK, magK), tolFor(3));
+    release(q, K, g, dq, dK);
+    w.free(rowIdx);
+    w.free(rowB);
+  }
+  wq.report(t, 'attnPairsBackward dq');
+  wk.report(t, 'attnPairsBackward dK');
+});
+
 test('weightedSum and weightedSumBackward', (t) => {
   const rng = new Rng(108);
   const wo = new Worst();

@@ -4,7 +4,8 @@
 export { setScratch, scratchBytes } from './scratch';
 export { gemm } from './gemm';
 export {
-  addBias, sumRows, gather, scatterAddRows, attnInput, attnInputBackward, weightedSum, weightedSumBackward,
+  addBias, sumRows, gather, scatterAddRows, attnInput, attnInputBackward, attnPairs, attnPairsBackward, weightedSum,
+  weightedSumBackward,
 } from './ops';
 export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel, diceSumX, diceSumSqDev, diceForwardStats,
   diceBackwardSums, diceBackwardCorrect } from './activations';

@@ -186,6 +186,60 @@ export function attnInputBackward(q: usize, K: usize, dOut: usize, B: i32, T: i3
   }
 }
 
+/**
+ * The factorized attention input (src/nn/attention.ts) on its N valid rows: x2[i,:] = [k_i, q_b ⊙ k_i] with
+ * k_i = K[rowIdx[i],:], b = rowB[i] (x2 is N×2D).
+ */
+export function attnPairs(q: usize, K: usize, rowIdx: usize, rowB: usize, N: i32, D: i32, x2: usize): void {
+  const rowBytes = off(D);
+  let o = x2;
+  for (let i = 0; i < N; i++) {
+    const k = K + <usize>load<i32>(rowIdx + off(i)) * rowBytes;
+    const qb = q + <usize>load<i32>(rowB + off(i)) * rowBytes;
+    const o1 = o + rowBytes;
+    let d = 0;
+    for (; d + 4 <= D; d += 4) {
+      const kv = v128.load(k + off(d));
+      v128.store(o + off(d), kv);
+      v128.store(o1 + off(d), f32x4.mul(v128.load(qb + off(d)), kv));
+    }
+    for (; d < D; d++) {
+      const kv = load<f32>(k + off(d));
+      store<f32>(o + off(d), kv);
+      store<f32>(o1 + off(d), load<f32>(qb + off(d)) * kv);
+    }
+    o += rowBytes << 1;
+  }
+}
+
+/** Backward of attnPairs: with dx2[i,:] = [g1, g2], dK[rowIdx[i],:] += g1 + g2 ⊙ q_b and dq[b,:] += g2 ⊙ k_i. */
+export function attnPairsBackward(q: usize, K: usize, dx2: usize, rowIdx: usize, rowB: usize, N: i32, D: i32, dq: usize,
+  dK: usize): void {
+  const rowBytes = off(D);
+  let g = dx2;
+  for (let i = 0; i < N; i++) {
+    const r = <usize>load<i32>(rowIdx + off(i)) * rowBytes;
+    const bq = <usize>load<i32>(rowB + off(i)) * rowBytes;
+    const k = K + r;
+    const dk = dK + r;
+    const qb = q + bq;
+    const dqb = dq + bq;
+    const g2 = g + rowBytes;
+    let d = 0;
+    for (; d + 4 <= D; d += 4) {
+      const v2 = v128.load(g2 + off(d));
+      v128.store(dk + off(d), f32x4.add(v128.load(dk + off(d)), madd(v2, v128.load(qb + off(d)), v128.load(g + off(d)))));
+      v128.store(dqb + off(d), madd(v2, v128.load(k + off(d)), v128.load(dqb + off(d))));
+    }
+    for (; d < D; d++) {
+      const v2 = load<f32>(g2 + off(d));
+      store<f32>(dk + off(d), load<f32>(dk + off(d)) + (load<f32>(g + off(d)) + v2 * load<f32>(qb + off(d))));
+      store<f32>(dqb + off(d), load<f32>(dqb + off(d)) + v2 * load<f32>(k + off(d)));
+    }
+    g += rowBytes << 1;
+  }
+}
+
 /** out[b,:] = Σ_t w[b*T+t] · K[b*T+t,:] (overwritten). */
 export function weightedSum(w: usize, K: usize, B: i32, T: i32, D: i32, out: usize): void {
   const rowBytes = off(D);
