@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Batch } from '../src/data/types.js';
 import type { Model } from '../src/models/model.js';
-import type { Float } from '../src/nn/backend.js';
+import type { Backend, Float } from '../src/nn/backend.js';
 import { createOptimizer, type Optimizer, type Regularizer } from '../src/optim/index.js';
 import { DataParallel } from '../src/train/data-parallel.js';
 import { trainStep } from '../src/train/trainer.js';
@@ -120,6 +120,27 @@ export class TrainTimer {
     else trainStep(this.model, b, this.opt, 1e-3, 5, this.dLogits!, this.reg);
     return b.size;
   }
+}
+
+/**
+ * Floating-point operations of the gemms in one training step, per sample (2·M·N·K per gemm call, counted on a
+ * throwaway step of `model`): the arithmetic that GFLOP/s figures refer to. The other work (gathers, activations,
+ * Adam) is not counted.
+ */
+export function gemmFlopsPerSample(model: Model, batch: Batch): number {
+  const be = model.backend as Backend & { gemm: Backend['gemm'] };
+  const orig = be.gemm;
+  let flops = 0;
+  (be as { gemm: Backend['gemm'] }).gemm = function (this: Backend, tA, tB, M, N, K, alpha, A, B, beta, C) {
+    flops += 2 * M * N * K;
+    return orig.call(this, tA, tB, M, N, K, alpha, A, B, beta, C);
+  };
+  try {
+    trainStep(model, batch, createOptimizer('sgd'), 0, 0, model.backend.alloc(batch.size));
+  } finally {
+    delete (be as { gemm?: unknown }).gemm;
+  }
+  return flops / batch.size;
 }
 
 /** Median samples/s of `runs` timed runs after 10 warm-up steps (bench/train-speed.ts), on `threads` threads. */

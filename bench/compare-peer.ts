@@ -34,8 +34,11 @@ import { createBackend, backendInfo, type BackendKind } from '../src/nn/backends
 import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig, type ModelKind } from '../src/models/model.js';
 import { Rng } from '../src/util/rng.js';
+import type { ItemCatalog } from '../src/data/types.js';
+import { RankingEngine } from '../src/serve/engine.js';
+import type { RankRequest } from '../src/serve/types.js';
 import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';
-import { checkPeerPython, forwardTimes, makeBatch, makeCatalog, median, peerScript, servingBatch, stepsPerRunAt, TrainTimer } from './common.js';
+import { checkPeerPython, forwardTimes, gemmFlopsPerSample, makeBatch, makeCatalog, median, peerScript, servingBatch, stepsPerRunAt, TrainTimer } from './common.js';
 
 enableRelaxedSimd();
 
@@ -150,6 +153,10 @@ interface TrainRow {
   ratio: number;
   oursThreads: number;
   oursByThreads: Record<string, number>;
+  /** Gemm floating-point operations per training sample (forward + backward), and ours in GFLOP/s at the best count. */
+  gemmFlopsPerSample: number;
+  oursGflops: number;
+  oursGflopsPerCore: number;
   peerThreads: number;
   peerByThreads: Record<string, number>;
   steps: number;
@@ -162,7 +169,10 @@ interface ServeRow {
   config: string;
   candidates: number;
   history: number;
+  /** Ours: RankingEngine.rank() (what `din serve` runs: user side once, split attention first layer), 1 thread. */
   oursMedianMs: number;
+  /** Ours: the training model's batched eval forward (history repeated per candidate), for reference. */
+  oursForwardMedianMs: number;
   peerMedianMs: number;
   peerThreads: number;
   peerByThreads: Record<string, number>;
@@ -188,13 +198,19 @@ async function main(): Promise<void> {
     `load average at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
   const rng = new Rng(7);
   const catalog = makeCatalog(rng, numItems, numAttrs);
+  const keyed: ItemCatalog = {
+    ...catalog,
+    itemKeys: Array.from({ length: numItems }, (_, i) => `item${i}`),
+    attrKeys: Array.from({ length: numAttrs }, (_, i) => `cat${i}`),
+  };
   const train: TrainRow[] = [];
   const serve: ServeRow[] = [];
   const num = (x: number, w = 8) => (Number.isFinite(x) ? Math.round(x).toString() : '-').padStart(w);
   const head = `${'model'.padEnd(5)} ${'config'.padEnd(7)} ${'B'.padStart(4)} ${'T'.padStart(4)}  ${'ours/s'.padStart(8)} ` +
-    `${OUR_THREADS.map((t) => `ours@${t}`.padStart(8)).join(' ')}  ${'peer/s'.padStart(8)} ${'thr'.padStart(3)}  ${'ratio'.padStart(6)}`;
+    `${OUR_THREADS.map((t) => `ours@${t}`.padStart(8)).join(' ')}  ${'peer/s'.padStart(8)} ${'thr'.padStart(3)}  ${'ratio'.padStart(6)}  ${'GF/s'.padStart(6)} ${'/core'.padStart(6)}`;
   console.log(`\ntraining samples/s (median of ${RUNS}); ours/s, peer/s = best thread count of each (thr: the peer's); ` +
-    `ratio = ours / peer\n${head}`);
+    `ratio = ours / peer; GF/s = our gemm GFLOP/s (counted gemm arithmetic of a step × steps/s), /core = per thread ` +
+    `(WASM SIMD peak ≈ 56 GFLOP/s per core)\n${head}`);
   for (const cname of CONFIG_NAMES) {
     const cdef = CONFIGS[cname];
     for (const kind of MODELS) {
@@ -207,6 +223,7 @@ async function main(): Promise<void> {
           // Per thread count, a model on its own backend (its arena holds this cell's model and workspaces only; a
           // data-parallel group attaches to its backend) and a timer; ≥ 2 threads start their workers here, once.
           const timers: TrainTimer[] = [];
+          const flopsPerSample = gemmFlopsPerSample(createModel(config, { backend: createBackend(args.backend as BackendKind), catalog, seed: 1 }), batches[0]);
           try {
             for (const t of OUR_THREADS) {
               const model = createModel(config, { backend: createBackend(args.backend as BackendKind), catalog, seed: 1 });
@@ -240,12 +257,14 @@ async function main(): Promise<void> {
             const [oursThreads, ours] = bestThreads(oursByThreads, (a, b) => a > b);
             const peerByThreads = Object.fromEntries(Object.entries(peerRuns).map(([t, xs]) => [t, median(xs)]));
             const [peerThreads, peer] = bestThreads(peerByThreads, (a, b) => a > b);
+            const gflops = (ours * flopsPerSample) / 1e9;
             const row: TrainRow = { model: name, config: cname, batch: B, history: T, ours, peer, ratio: ours / peer,
-              oursThreads, oursByThreads, peerThreads, peerByThreads, steps, oursRuns, peerRuns };
+              oursThreads, oursByThreads, peerThreads, peerByThreads, gemmFlopsPerSample: flopsPerSample,
+              oursGflops: gflops, oursGflopsPerCore: gflops / Number(oursThreads), steps, oursRuns, peerRuns };
             train.push(row);
             console.log(`${kind.padEnd(5)} ${cname.padEnd(7)} ${String(B).padStart(4)} ${String(T).padStart(4)}  ${num(ours)} ` +
               `${OUR_THREADS.map((t) => num(oursByThreads[String(t)])).join(' ')}  ${num(peer)} ${String(peerThreads).padStart(3)}  ` +
-              `${row.ratio.toFixed(2).padStart(6)}`);
+              `${row.ratio.toFixed(2).padStart(6)}  ${gflops.toFixed(1).padStart(6)} ${(gflops / Number(oursThreads)).toFixed(1).padStart(6)}`);
           } finally {
             for (const timer of timers) timer.close();
           }
@@ -254,8 +273,9 @@ async function main(): Promise<void> {
     }
   }
   if (!args['no-serve']) {
-    console.log(`\nserving 1 user × ${CANDIDATES} candidates, eval forward, median ms (ours on 1 thread; peer: best of its ` +
-      `threads, then each)\n${'model'.padEnd(5)} ${'config'.padEnd(7)} ${'T'.padStart(4)}  ${'ours'.padStart(8)}  ${'peer'.padStart(8)} ` +
+    console.log(`\nserving 1 user × ${CANDIDATES} candidates, median ms (ours: RankingEngine.rank, what din serve runs, on 1 ` +
+      `thread; fwd: our training model's eval forward; peer: eval forward, best of its threads, then each)\n` +
+      `${'model'.padEnd(5)} ${'config'.padEnd(7)} ${'T'.padStart(4)}  ${'ours'.padStart(8)}  ${'fwd'.padStart(8)}  ${'peer'.padStart(8)} ` +
       `${THREADS.map((t) => `peer@${t}`.padStart(8)).join(' ')}  ${'peer/ours'.padStart(9)}`);
     for (const cname of CONFIG_NAMES) {
       const cdef = CONFIGS[cname];
@@ -265,10 +285,24 @@ async function main(): Promise<void> {
         for (const T of HISTORIES) {
           const model = createModel(config, { backend: createBackend(args.backend as BackendKind), catalog, seed: 1 });
           const b = servingBatch(rng, numItems, CANDIDATES, T);
+          const engine = RankingEngine.fromModel(model, { catalog: keyed, maxHistory: T });
+          const req: RankRequest = {
+            user: { id: 'u1', behaviors: Array.from({ length: T }, () => ({ id: keyed.itemKeys[rng.int(numItems)] })) },
+            candidates: Array.from({ length: CANDIDATES }, () => ({ id: keyed.itemKeys[rng.int(numItems)], bid: 1 })),
+          };
           const ours: number[] = [];
+          const oursForward: number[] = [];
           const peerMs: Record<string, number[]> = Object.fromEntries(THREADS.map((t) => [String(t), []]));
           for (let r = 0; r < RUNS; r++) {
-            ours.push(median(forwardTimes(model, b, SERVE_TIMES, r === 0 ? 20 : 3)));
+            oursForward.push(median(forwardTimes(model, b, SERVE_TIMES, r === 0 ? 20 : 3)));
+            for (let i = 0; i < (r === 0 ? 20 : 3); i++) engine.rank(req);
+            const ms: number[] = [];
+            for (let i = 0; i < SERVE_TIMES; i++) {
+              const t0 = performance.now();
+              engine.rank(req);
+              ms.push(performance.now() - t0);
+            }
+            ours.push(median(ms));
             for (const t of THREADS) {
               const res = await worker.request({ cmd: 'serve', model: kind, config: cname, candidates: CANDIDATES, history: T, threads: t, times: SERVE_TIMES });
               peerMs[String(t)].push(median(res.ms));
@@ -276,10 +310,11 @@ async function main(): Promise<void> {
           }
           const peerByThreads = Object.fromEntries(Object.entries(peerMs).map(([t, xs]) => [t, median(xs)]));
           const [peerThreads, peerMedianMs] = bestThreads(peerByThreads, (a, c) => a < c);
-          const row: ServeRow = { model: name, config: cname, candidates: CANDIDATES, history: T, oursMedianMs: median(ours), peerMedianMs,
+          const row: ServeRow = { model: name, config: cname, candidates: CANDIDATES, history: T, oursMedianMs: median(ours),
+            oursForwardMedianMs: median(oursForward), peerMedianMs,
             peerThreads, peerByThreads };
           serve.push(row);
-          console.log(`${kind.padEnd(5)} ${cname.padEnd(7)} ${String(T).padStart(4)}  ${row.oursMedianMs.toFixed(3).padStart(8)}  ${peerMedianMs.toFixed(3).padStart(8)} ` +
+          console.log(`${kind.padEnd(5)} ${cname.padEnd(7)} ${String(T).padStart(4)}  ${row.oursMedianMs.toFixed(3).padStart(8)}  ${row.oursForwardMedianMs.toFixed(3).padStart(8)}  ${peerMedianMs.toFixed(3).padStart(8)} ` +
             `${THREADS.map((t) => peerByThreads[String(t)].toFixed(3).padStart(8)).join(' ')}  ${(peerMedianMs / row.oursMedianMs).toFixed(2).padStart(9)}`);
         }
       }

@@ -33,6 +33,7 @@ interface Kernels {
   scratchBytes(): number;
   gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, B: number,
     beta: number, C: number): void;
+  sumSquares(x: number, n: number): number;
   addBias(Y: number, b: number, M: number, N: number): void;
   sumRows(dY: number, M: number, N: number, db: number): void;
   gather(table: number, dim: number, rows: number, ids: number, n: number, out: number): number;
@@ -52,8 +53,7 @@ interface Kernels {
     momentum: number, eps: number, stats: number, y: number, p: number, z: number): void;
   diceBackward(x: number, dy: number, n: number, C: number, alpha: number, train: number, stats: number, p: number,
     z: number, dx: number, dAlpha: number): void;
-  diceSumX(x: number, n: number, C: number, stats: number): void;
-  diceSumSqDev(x: number, n: number, C: number, stats: number): void;
+  diceSumShifted(x: number, n: number, C: number, shift: number, stats: number): void;
   diceForwardStats(x: number, n: number, C: number, N: number, alpha: number, movingMean: number, movingVar: number,
     momentum: number, eps: number, stats: number, y: number, p: number, z: number): void;
   diceBackwardSums(x: number, dy: number, n: number, C: number, alpha: number, stats: number, p: number, z: number,
@@ -242,6 +242,11 @@ export class WasmBackend implements Backend {
     this.k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, pa, pb, beta, pc);
   }
 
+  sumSquares(x: Float, n: number): number {
+    dim('sumSquares', 'n', n);
+    return n === 0 ? 0 : this.k.sumSquares(this.f('sumSquares', 'x', x, n), n);
+  }
+
   addBias(Y: Float, b: Float, M: number, N: number): void {
     dim('addBias', 'M', M); dim('addBias', 'N', N);
     this.k.addBias(this.f('addBias', 'Y', Y, M * N), this.f('addBias', 'b', b, N), M, N);
@@ -362,16 +367,10 @@ export class WasmBackend implements Backend {
       this.f(op, 'dAlpha', dAlpha, C));
   }
 
-  diceSumX(x: Float, n: number, C: number, stats: DiceStats): void {
-    const op = 'diceSumX';
+  diceSumShifted(x: Float, n: number, C: number, shift: Float, stats: DiceStats): void {
+    const op = 'diceSumShifted';
     dim(op, 'n', n); dim(op, 'C', C);
-    this.k.diceSumX(this.f(op, 'x', x, n * C), n, C, this.stats(op, stats, C));
-  }
-
-  diceSumSqDev(x: Float, n: number, C: number, stats: DiceStats): void {
-    const op = 'diceSumSqDev';
-    dim(op, 'n', n); dim(op, 'C', C);
-    this.k.diceSumSqDev(this.f(op, 'x', x, n * C), n, C, this.stats(op, stats, C));
+    this.k.diceSumShifted(this.f(op, 'x', x, n * C), n, C, this.f(op, 'shift', shift, C), this.stats(op, stats, C));
   }
 
   diceForwardStats(x: Float, n: number, C: number, N: number, alpha: Float, movingMean: Float, movingVar: Float,

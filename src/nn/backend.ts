@@ -24,6 +24,8 @@ export interface Backend {
   /** C[M,N] = alpha * op(A) · op(B) + beta * C, op(A) is M×K (A is K×M when transA), op(B) is K×N (N×K when transB). */
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float, B: Float,
     beta: number, C: Float): void;
+  /** Σ x[i]² over the first n elements, accumulated in float64 (gradient norms for clipping). */
+  sumSquares(x: Float, n: number): number;
   /** Y[i,:] += b for i < M (Y is M×N). */
   addBias(Y: Float, b: Float, M: number, N: number): void;
   /** db[j] += Σ_i dY[i,j] (dY is M×N). */
@@ -77,12 +79,13 @@ export interface Backend {
   // Dice in train mode on a batch split over workers (src/train/data-parallel.ts): the batch statistics are sums over
   // every worker's rows, so each pass leaves its per-channel sums in `stats.data` (layout below) for the caller to sum
   // across workers before the next pass. diceForward/diceBackward in train mode equal these passes with one worker.
-  /** Forward pass 1: mean slots = Σ_i x[i,c] over these n rows. */
-  diceSumX(x: Float, n: number, C: number, stats: DiceStats): void;
-  /** Forward pass 2: with the mean slots holding the whole batch's mean, var slots = Σ_i (x[i,c] − mean[c])². */
-  diceSumSqDev(x: Float, n: number, C: number, stats: DiceStats): void;
   /**
-   * Forward pass 3: mean slots = the batch mean and var slots = Σ (x − mean)² over the N rows of the whole batch;
+   * Forward pass 1: mean slots = Σ_i (x[i,c] − shift[c]) and var slots = Σ_i (x[i,c] − shift[c])² over these n rows
+   * (shift: a value every worker has, the moving mean, so the sums give the variance without cancellation).
+   */
+  diceSumShifted(x: Float, n: number, C: number, shift: Float, stats: DiceStats): void;
+  /**
+   * Forward pass 2: mean slots = the batch mean and var slots = Σ (x − mean)² over the N rows of the whole batch;
    * updates the moving averages and writes y, p, z of these n rows (as diceForward in train mode).
    */
   diceForwardStats(x: Float, n: number, C: number, N: number, alpha: Float, movingMean: Float, movingVar: Float,

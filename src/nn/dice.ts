@@ -77,25 +77,28 @@ export class Dice implements Layer {
     return y;
   }
 
-  /** Train-mode forward of this worker's n rows, with the statistics of the group's whole batch. */
+  /**
+   * Train-mode forward of this worker's n rows with the statistics of the group's whole batch: one exchange of the
+   * per-channel sums of (x − s) and (x − s)², s = the moving mean (the same on every worker, so no extra exchange).
+   */
   private forwardGroup(x: Float, n: number, group: BatchGroup, y: Float, p: Float, z: Float): Float {
     const C = this.outDim;
     const be = this.backend;
     const d = this.stats.data;
-    const red = this.red.subarray(0, C + 1);
-    be.diceSumX(x, n, C, this.stats);
-    red.set(d.subarray(0, C));
-    red[C] = n;
+    const red = this.red;
+    be.diceSumShifted(x, n, C, this.movingMean, this.stats);
+    red.set(d.subarray(0, 2 * C));
+    red[2 * C] = n;
     group.allReduce(red);
-    const N = red[C];
+    const N = red[2 * C];
     this.total = N;
     if (N === 0) return y;
-    for (let c = 0; c < C; c++) d[c] = red[c] / N;
-    be.diceSumSqDev(x, n, C, this.stats);
-    const sq = red.subarray(0, C);
-    sq.set(d.subarray(C, 2 * C));
-    group.allReduce(sq);
-    d.set(sq, C);
+    for (let c = 0; c < C; c++) {
+      const dm = red[c] / N;
+      d[c] = this.movingMean[c] + dm;
+      // Σ (x − mean)² = Σ (x − s)² − N·(mean − s)².
+      d[C + c] = Math.max(0, red[C + c] - N * dm * dm);
+    }
     be.diceForwardStats(x, n, C, N, this.alpha.value, this.movingMean, this.movingVar, this.momentum, this.epsilon,
       this.stats, y, p, z);
     return y;

@@ -48,6 +48,12 @@ export class JsBackend implements Backend {
     }
   }
 
+  sumSquares(x: Float, n: number): number {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i] * x[i];
+    return s;
+  }
+
   addBias(Y: Float, b: Float, M: number, N: number): void {
     for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) Y[i * N + j] += b[j];
   }
@@ -219,14 +225,26 @@ export class JsBackend implements Backend {
     this.diceApply(x, n, C, alpha, st, y, p, z);
   }
 
-  diceSumX(x: Float, n: number, C: number, stats: DiceStats): void {
-    const mean = jsStats(stats, C).mean;
+  diceSumShifted(x: Float, n: number, C: number, shift: Float, stats: DiceStats): void {
+    const { mean, inv } = jsStats(stats, C);
+    mean.fill(0);
+    inv.fill(0);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < C; c++) {
+        const d = x[i * C + c] - shift[c];
+        mean[c] += d;
+        inv[c] += d * d;
+      }
+    }
+  }
+
+  private diceSumX(x: Float, n: number, C: number, st: JsDiceStats): void {
+    const mean = st.mean;
     mean.fill(0);
     for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) mean[c] += x[i * C + c];
   }
 
-  diceSumSqDev(x: Float, n: number, C: number, stats: DiceStats): void {
-    const st = jsStats(stats, C);
+  private diceSumSqDev(x: Float, n: number, C: number, st: JsDiceStats): void {
     const { mean, inv } = st;
     inv.fill(0);
     for (let i = 0; i < n; i++) {

@@ -6,7 +6,7 @@ import { Sgd } from './sgd.js';
 export type OptimizerName = 'sgd' | 'adam';
 export { Adam, Sgd };
 export type { Optimizer };
-export { clipGradNorm, gradNorm } from './optimizer.js';
+export { clipGradNorm, gradNorm, gradSumSquares, scaleToNorm } from './optimizer.js';
 export { createRegularizer, regularizerFromSpec, PENALTY_REGS, REG_NAMES, type RegName, type Regularizer, type RegularizerOptions,
   type RegularizerSpec } from './regularizer.js';
 

@@ -1,4 +1,4 @@
-import type { Float } from '../nn/backend.js';
+import type { Backend, Float } from '../nn/backend.js';
 import type { Param } from '../nn/param.js';
 
 /**
@@ -15,28 +15,42 @@ export function liveGradLength(p: Param): number {
   return p.sparse ? p.sparse.count * p.shape[1] : p.grad.length;
 }
 
-/** Global L2 norm of all live gradients. */
-export function gradNorm(params: Param[]): number {
+/** Global L2 norm of all live gradients (with `backend`, the params' own, its sumSquares kernel adds them up). */
+export function gradNorm(params: Param[], backend?: Backend): number {
+  return Math.sqrt(gradSumSquares(params, backend));
+}
+
+/** Σ g² over all live gradients. */
+export function gradSumSquares(params: Param[], backend?: Backend): number {
   let s = 0;
   for (const p of params) {
     const g = p.grad;
     const n = liveGradLength(p);
-    for (let i = 0; i < n; i++) s += g[i] * g[i];
+    if (backend) {
+      s += backend.sumSquares(g, n);
+    } else {
+      for (let i = 0; i < n; i++) s += g[i] * g[i];
+    }
   }
-  return Math.sqrt(s);
+  return s;
 }
 
 /**
  * Scales all gradients so their global norm is at most maxNorm (the original DIN code clips at 5).
  * Returns the norm before clipping.
  */
-export function clipGradNorm(params: Param[], maxNorm: number): number {
-  const norm = gradNorm(params);
+export function clipGradNorm(params: Param[], maxNorm: number, backend?: Backend): number {
+  const norm = gradNorm(params, backend);
+  scaleToNorm(params, norm, maxNorm);
+  return norm;
+}
+
+/** Scales all live gradients by maxNorm / norm when norm > maxNorm (norm: their global norm, computed elsewhere). */
+export function scaleToNorm(params: Param[], norm: number, maxNorm: number): void {
   if (maxNorm > 0 && norm > maxNorm && Number.isFinite(norm)) {
     const s = maxNorm / norm;
     for (const p of params) scale(p.grad, liveGradLength(p), s);
   }
-  return norm;
 }
 
 function scale(g: Float, n: number, s: number): void {

@@ -19,6 +19,8 @@ const FAILED = 2;
 const STOP = 3;
 /** Never written: Atomics.wait on it is a sleep. */
 const SLEEP = 4;
+/** Commands posted by rank 0 (see post / awaitPost). */
+const SEQ = 5;
 /** Region generations: REGION_GEN + rank·MAX_REGIONS + region. */
 const REGION_GEN = 8;
 export const MAX_RANKS = 16;
@@ -98,6 +100,8 @@ export class Group {
   private readonly reduceArea: Float64Array;
   private readonly errorBytes: Uint8Array;
   private parity = 0;
+  /** Posts seen (ranks ≥ 1). */
+  private posts = 0;
   /** regions[r][k]: rank r's region k (ours to write when r === rank). */
   private readonly regions: Region[][];
   /** ports[r]: from rank r to us (receive) / from us to rank r (send), one MessagePort each way per pair. */
@@ -178,6 +182,28 @@ export class Group {
     this.checkFailed();
   }
 
+  /**
+   * Rank 0: announces a new command (written to its regions before this call). Unlike a barrier, rank 0 does not wait
+   * for the others: whatever they still read of the last step lives in other regions.
+   */
+  post(): void {
+    Atomics.add(this.ctl, SEQ, 1);
+    Atomics.notify(this.ctl, SEQ);
+  }
+
+  /** Ranks ≥ 1: waits for rank 0's next post (spinning briefly, then sleeping). */
+  awaitPost(): void {
+    const ctl = this.ctl;
+    const want = ++this.posts;
+    for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, SEQ) >= want) return;
+    for (;;) {
+      const seq = Atomics.load(ctl, SEQ);
+      if (seq >= want) return;
+      this.checkFailed();
+      Atomics.wait(ctl, SEQ, seq, 100);
+    }
+  }
+
   /** Sums a (length ≤ 8192) over the ranks, in rank order; every rank gets the same values. */
   allReduce(a: Float64Array): void {
     const n = a.length;
@@ -210,14 +236,15 @@ export class Group {
       new DataView(this.errorBytes.buffer).setUint32(0, bytes.length, true);
       this.errorBytes.set(bytes, 4);
     }
-    Atomics.add(this.ctl, GEN, 0);
     Atomics.notify(this.ctl, GEN);
+    Atomics.notify(this.ctl, SEQ);
   }
 
-  /** Asks the workers to leave (seen by a worker waiting in a barrier). */
+  /** Asks the workers to leave (seen by a worker waiting in a barrier or for a post). */
   stop(): void {
     Atomics.store(this.ctl, STOP, 1);
     Atomics.notify(this.ctl, GEN);
+    Atomics.notify(this.ctl, SEQ);
   }
 
   get stopped(): boolean {

@@ -24,7 +24,7 @@ import type { Param } from '../nn/param.js';
 import { modelContext } from '../models/index.js';
 import type { Model, ModelConfig, ModelContext } from '../models/model.js';
 import { regularizerFromSpec, type Optimizer, type OptimizerName, type Regularizer, type RegularizerSpec } from '../optim/index.js';
-import { liveGradLength } from '../optim/optimizer.js';
+import { gradSumSquares, scaleToNorm } from '../optim/optimizer.js';
 import { createGroupShared, createRegions, Group, MAX_RANKS, type GroupShared } from './collective.js';
 
 /**
@@ -152,23 +152,9 @@ export class Replica {
    */
   update(lr: number, solo = false): void {
     if (this.clipNorm > 0) {
-      let s = 0;
-      for (const p of this.share) {
-        const g = p.grad;
-        const n = liveGradLength(p);
-        for (let i = 0; i < n; i++) s += g[i] * g[i];
-      }
-      this.norm[0] = s;
+      this.norm[0] = gradSumSquares(this.share, this.model.backend);
       this.group.allReduce(this.norm);
-      const norm = Math.sqrt(this.norm[0]);
-      if (norm > this.clipNorm && Number.isFinite(norm)) {
-        const k = this.clipNorm / norm;
-        for (const p of this.share) {
-          const g = p.grad;
-          const n = liveGradLength(p);
-          for (let i = 0; i < n; i++) g[i] *= k;
-        }
-      }
+      scaleToNorm(this.share, Math.sqrt(this.norm[0]), this.clipNorm);
     }
     this.reg?.apply();
     this.optimizer.step(this.share, lr);
@@ -477,7 +463,9 @@ export class DataParallel {
           reg: reg ?? { opts: { reg: 'none', lambda: 0, denseL2: 0 }, inverseCounts: {} },
         };
         const transfer = [...inPorts, ...outPorts].filter((p): p is MessagePort => p !== null);
-        const w = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: init, transferList: transfer as never });
+        // execArgv []: a launcher's own (`-e …` of `node -e`, say) would make the worker run the launcher again; V8
+        // flags (relaxed SIMD) are process-wide and already set.
+        const w = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: init, transferList: transfer as never, execArgv: [] });
         w.unref();
         // Errors are reported through the group (the worker catches them); this only keeps them from crashing us.
         w.on('error', () => {});
@@ -535,7 +523,7 @@ export class DataParallel {
       for (let f = 0; f < F; f++) i32.set(batch.fieldValues![f].subarray(s, s + n), o + 5 * n + n * T + f * n);
       o += sliceInts(n, T, F);
     }
-    group.barrier();
+    group.post();
     const loss = this.replica.computeGradients(sizes[0] === N ? batch : sliceBatch(batch, 0, sizes[0]), N, !solo);
     this.replica.update(lr, solo);
     return loss;
@@ -545,7 +533,7 @@ export class DataParallel {
   verify(): void {
     const group = this.replica.group;
     group.own(BATCH, H_DATA * 4).i32[H_CMD] = CMD_VERIFY;
-    group.barrier();
+    group.post();
     const hashes = group.gather(this.replica.hash());
     const bad = hashes.findIndex((h) => h !== hashes[0]);
     if (bad > 0) throw new Error(`data-parallel training: the replica in worker ${bad} has drifted from the model (hash ${hashes[bad]} ≠ ${hashes[0]})`);

@@ -1,20 +1,22 @@
 /**
  * A worker thread of data-parallel training (./data-parallel.ts): builds a replica of the model from workerData, then
  * follows rank 0's commands (step, verify) until the group stops. Errors go back through the group, whose barriers
- * rethrow them in rank 0 with this worker's stack.
+ * rethrow them in rank 0 with this worker's stack. Everything but the group is imported inside the try, so a module
+ * that fails to load is reported too instead of leaving rank 0 waiting.
  */
 import { workerData } from 'node:worker_threads';
-import { enableRelaxedSimd } from '../kernels/relaxed-flag.js';
-import { createBackendFromSpec } from '../nn/backends.js';
-import { createModel } from '../models/index.js';
-import { createOptimizer } from '../optim/index.js';
 import { Group, GroupStopped } from './collective.js';
-import { COMMANDS, readSlice, REGIONS, Replica, type WorkerInit } from './data-parallel.js';
+import type { WorkerInit } from './data-parallel.js';
 
-enableRelaxedSimd();
 const init = workerData as WorkerInit;
 const group = new Group(init.shared, init.rank, init.inPorts, init.outPorts, init.regions);
 try {
+  const { enableRelaxedSimd } = await import('../kernels/relaxed-flag.js');
+  const { createBackendFromSpec } = await import('../nn/backends.js');
+  const { createModel } = await import('../models/index.js');
+  const { createOptimizer } = await import('../optim/index.js');
+  const { COMMANDS, readSlice, REGIONS, Replica } = await import('./data-parallel.js');
+  enableRelaxedSimd();
   const backend = createBackendFromSpec(init.backend);
   const model = createModel(init.config, { ...init.ctx, backend });
   const params = model.params();
@@ -25,7 +27,7 @@ try {
   const replica = new Replica(model, group, createOptimizer(init.optimizer, backend), init.reg, init.clipNorm);
   group.barrier(); // ready
   for (;;) {
-    group.barrier();
+    group.awaitPost();
     const hdr = group.peer(0, REGIONS.BATCH);
     const cmd = hdr.i32[COMMANDS.H_CMD];
     if (cmd === COMMANDS.CMD_STOP) break;

@@ -208,7 +208,7 @@ export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: 
   if (!Number.isFinite(loss)) return loss;
   model.backward(dLogits.subarray(0, batch.size));
   const params = model.params();
-  if (clipNorm > 0) clipGradNorm(params, clipNorm);
+  if (clipNorm > 0) clipGradNorm(params, clipNorm, model.backend);
   reg?.apply();
   optimizer.step(params, lr);
   return loss;

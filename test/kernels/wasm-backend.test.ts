@@ -264,6 +264,19 @@ function validRows(rng: Rng, B: number, T: number): { rowIdx: Int32Array; rowB: 
   return { rowIdx, rowB, N: idx.length };
 }
 
+test('sumSquares: float64 sum of squares of float32 values, any length and offset', () => {
+  const rng = new Rng(112);
+  for (const n of [0, 1, 3, 4, 5, 17, 64, 1001]) {
+    const x = operand(rng, n, rng.int(4), 3);
+    let want = 0;
+    for (let i = 0; i < n; i++) want += x.f[i] * x.f[i];
+    const got = w.sumSquares(x.a, n);
+    assert.ok(Math.abs(got - want) <= 1e-12 * want, `n=${n}: ${got} vs ${want}`);
+    assert.equal(ref.sumSquares(x.f, n), want);
+    release(x);
+  }
+});
+
 test('attnPairs is exact: [k, q⊙k] on the valid rows, rounded once to float32', () => {
   const rng = new Rng(110);
   for (const [B, T, D] of attnShapes) {

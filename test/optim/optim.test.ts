@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Param } from '../../src/nn/param.js';
 import { Adam, Sgd, clipGradNorm, gradNorm, learningRate } from '../../src/optim/index.js';
+import { JsBackend } from '../../src/nn/js-backend.js';
 
 function dense(values: number[], grads: number[]): Param {
   return { name: 'w', shape: [values.length], value: Float64Array.from(values), grad: Float64Array.from(grads) };
@@ -56,6 +57,7 @@ test('clipGradNorm scales live gradients to the max norm and reports the norm be
   const b = table(5, 2, [4], [0, 4]);
   b.grad = Float64Array.from([0, 4, 99, 99]); // values past count are stale and must be ignored
   assert.equal(gradNorm([a, b]), 5);
+  assert.equal(gradNorm([a, b], new JsBackend('float64')), 5, 'through a backend\'s sumSquares');
   const n = clipGradNorm([a, b], 1);
   assert.equal(n, 5);
   assert.ok(Math.abs(gradNorm([a, b]) - 1) < 1e-12);

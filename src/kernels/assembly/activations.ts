@@ -324,20 +324,44 @@ export function diceForward(x: usize, n: i32, C: i32, alpha: usize, movingMean: 
   diceApply(x, n, C, alpha, stats, y, p, z);
 }
 
-// A training batch split over workers (src/train/data-parallel.ts): the statistics are sums over every worker's rows,
-// so forward runs in three calls with a sum across workers after each of the first two.
+// A training batch split over workers (src/train/data-parallel.ts): the statistics are sums over every worker's rows.
+// Each worker sums its rows shifted by a value every worker has (the moving mean), so one exchange of the sums gives
+// the batch mean and variance without the cancellation of Σx² − (Σx)²/N when |mean| ≫ std.
 
-/** Pass 1: the workspace's f64 mean slots [0, C) = Σ_i x[i,c] over these n rows. */
-export function diceSumX(x: usize, n: i32, C: i32, stats: usize): void {
-  colSums(x, n, C, stats);
+/** Pass 1: mean slots [0, C) = Σ_i (x[i,c] − s_c), var slots [C, 2C) = Σ_i (x[i,c] − s_c)², s = shift (f32). */
+export function diceSumShifted(x: usize, n: i32, C: i32, shift: usize, stats: usize): void {
+  const C4 = C & ~3;
+  const rb = off(C);
+  const sum = stats;
+  const sq = stats + (<usize>C << 3);
+  zero64(sum, C);
+  zero64(sq, C);
+  let px = x;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const a = <usize>c << 3;
+      const v = v128.load(px + off(c));
+      const sv = v128.load(shift + off(c));
+      const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), f64x2.promote_low_f32x4(sv));
+      const d1 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)),
+        f64x2.promote_low_f32x4(v128.shuffle<f32>(sv, sv, 2, 3, 0, 1)));
+      v128.store(sum + a, f64x2.add(v128.load(sum + a), d0));
+      v128.store(sum + a, f64x2.add(v128.load(sum + a, 16), d1), 16);
+      v128.store(sq + a, f64x2.add(v128.load(sq + a), f64x2.mul(d0, d0)));
+      v128.store(sq + a, f64x2.add(v128.load(sq + a, 16), f64x2.mul(d1, d1)), 16);
+    }
+    for (; c < C; c++) {
+      const a = <usize>c << 3;
+      const d = <f64>load<f32>(px + off(c)) - <f64>load<f32>(shift + off(c));
+      store<f64>(sum + a, load<f64>(sum + a) + d);
+      store<f64>(sq + a, load<f64>(sq + a) + d * d);
+    }
+    px += rb;
+  }
 }
 
-/** Pass 2: with the mean slots holding the whole batch's mean, var slots [C, 2C) = Σ_i (x[i,c] − mean[c])². */
-export function diceSumSqDev(x: usize, n: i32, C: i32, stats: usize): void {
-  colSqDev(x, n, C, stats, stats + (<usize>C << 3));
-}
-
-/** Pass 3: mean slots = batch mean, var slots = Σ (x − mean)² over all N rows: as diceForward in train mode. */
+/** Pass 2: mean slots = batch mean, var slots = Σ (x − mean)² over all N rows: as diceForward in train mode. */
 export function diceForwardStats(x: usize, n: i32, C: i32, N: f64, alpha: usize, movingMean: usize, movingVar: usize,
   momentum: f64, eps: f64, stats: usize, y: usize, p: usize, z: usize): void {
   finishBatchStats(C, N, movingMean, movingVar, momentum, eps, stats);

@@ -4,9 +4,9 @@
 export { setScratch, scratchBytes } from './scratch';
 export { gemm } from './gemm';
 export {
-  addBias, sumRows, gather, scatterAddRows, attnInput, attnInputBackward, attnPairs, attnPairsBackward, weightedSum,
+  sumSquares, addBias, sumRows, gather, scatterAddRows, attnInput, attnInputBackward, attnPairs, attnPairsBackward, weightedSum,
   weightedSumBackward,
 } from './ops';
-export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel, diceSumX, diceSumSqDev, diceForwardStats,
+export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel, diceSumShifted, diceForwardStats,
   diceBackwardSums, diceBackwardCorrect } from './activations';
 export { adamUpdate } from './adam';

@@ -7,6 +7,27 @@ import { madd, hsum } from './simd';
   return <usize>i << 2;
 }
 
+/** Σ x[i]² over n elements, accumulated in f64 (two f64x2 accumulators, then the scalar tail). */
+export function sumSquares(x: usize, n: i32): f64 {
+  let a0 = f64x2.splat(0);
+  let a1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + off(i));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+    a0 = f64x2.add(a0, f64x2.mul(lo, lo));
+    a1 = f64x2.add(a1, f64x2.mul(hi, hi));
+  }
+  const a = f64x2.add(a0, a1);
+  let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+  for (; i < n; i++) {
+    const v = <f64>load<f32>(x + off(i));
+    s += v * v;
+  }
+  return s;
+}
+
 /** Y[i,:] += b for every row of the M×N matrix Y. */
 export function addBias(Y: usize, b: usize, M: i32, N: i32): void {
   let y = Y;
