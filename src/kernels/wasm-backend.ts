@@ -401,7 +401,7 @@ export class WasmBackend implements Backend {
     this.k.diceBackwardCorrect(n, C, N, this.stats(op, stats, C), this.f(op, 'z', z, n * C), this.f(op, 'dx', dx, n * C));
   }
 
-  adamUpdate(w: Float, g: Float, m: Float64Array, v: Float64Array, ids: Int32Array | null, n: number, dim_: number,
+  adamUpdate(w: Float, g: Float, m: Float, v: Float, ids: Int32Array | null, n: number, dim_: number,
     b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
     const op = 'adamUpdate';
     dim(op, 'n', n); dim(op, 'dim', dim_);
@@ -409,8 +409,8 @@ export class WasmBackend implements Backend {
     if (!dense && dim_ === 0) return;
     const pw = this.f(op, 'w', w, dense ? n : 0);
     const pg = this.f(op, 'g', g, dense ? n : n * dim_);
-    const pm = this.d(op, 'm', m, w.length);
-    const pv = this.d(op, 'v', v, w.length);
+    const pm = this.f(op, 'm', m, w.length);
+    const pv = this.f(op, 'v', v, w.length);
     const pi = dense ? 0 : this.i(op, 'ids', ids, n);
     const rows = dense || dim_ === 0 ? 0 : Math.floor(w.length / dim_);
     const bad = this.k.adamUpdate(pw, pg, pm, pv, pi, n, dim_, rows, b1, b2, lr, ic1, ic2, eps);

@@ -66,11 +66,12 @@ export interface Backend {
   diceForward(x: Float, n: number, C: number, alpha: Float, movingMean: Float, movingVar: Float, train: boolean,
     momentum: number, epsilon: number, stats: DiceStats, y: Float, p: Float, z: Float): void;
   /**
-   * One Adam step in place (float64 moments m, v from allocF64; see src/optim/adam.ts). ids === null: dense, the
+   * One Adam step in place (see src/optim/adam.ts). Moments m, v of the backend's dtype (from `alloc`: float32 in
+   * the WASM backend, computed in float32 as PyTorch does) or, on the JS backend, float64. ids === null: dense, the
    * first n elements of w, g, m, v. Otherwise lazy sparse: for r < n, row ids[r] (rows of dim) of w, m and v is
    * updated from row r of g. Per element: m = b1·m + (1−b1)·g, v = b2·v + (1−b2)·g², w −= lr·m·ic1/(√(v·ic2) + eps).
    */
-  adamUpdate(w: Float, g: Float, m: Float64Array, v: Float64Array, ids: Int32Array | null, n: number, dim: number,
+  adamUpdate(w: Float, g: Float, m: Float, v: Float, ids: Int32Array | null, n: number, dim: number,
     b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void;
   /** Dice backward after diceForward on the same stats/p/z: dx overwritten; dAlpha[c] += Σ_i dy·x·(1 − p). */
   diceBackward(x: Float, dy: Float, n: number, C: number, alpha: Float, train: boolean, stats: DiceStats, p: Float,

@@ -22,14 +22,17 @@ export class JsBackend implements Backend {
   }
   free(_a: Float | Int32Array): void {}
 
-  adamUpdate(w: Float, g: Float, m: Float64Array, v: Float64Array, ids: Int32Array | null, n: number, dim: number,
+  adamUpdate(w: Float, g: Float, m: Float, v: Float, ids: Int32Array | null, n: number, dim: number,
     b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
+    // float64 moments: the reference arithmetic in float64; float32 moments: every op rounded to float32, as the
+    // WASM kernel computes (bit-identical to it).
+    const range = m instanceof Float64Array ? adamRange : adamRangeF32;
     if (ids === null) {
-      adamRange(w, g, m, v, 0, 0, n, b1, b2, lr, ic1, ic2, eps);
+      range(w, g, m, v, 0, 0, n, b1, b2, lr, ic1, ic2, eps);
       return;
     }
     // Explicit loops: this is the optimizer's hot path.
-    for (let r = 0; r < n; r++) adamRange(w, g, m, v, ids[r] * dim, r * dim, dim, b1, b2, lr, ic1, ic2, eps);
+    for (let r = 0; r < n; r++) range(w, g, m, v, ids[r] * dim, r * dim, dim, b1, b2, lr, ic1, ic2, eps);
   }
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float, B: Float,
@@ -365,7 +368,26 @@ function jsStats(stats: DiceStats, C: number): JsDiceStats {
   return stats;
 }
 
-function adamRange(w: Float, g: Float, m: Float64Array, v: Float64Array, vo: number, go: number, n: number,
+/** Adam on float32 moments, every op rounded to float32 in the WASM kernel's order (src/kernels/assembly/adam.ts). */
+function adamRangeF32(w: Float, g: Float, m: Float, v: Float, vo: number, go: number, n: number,
+  b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
+  const f = Math.fround;
+  const fb1 = f(b1), fb2 = f(b2), flr = f(lr), fic1 = f(ic1), fic2 = f(ic2), feps = f(eps);
+  const c1 = f(1 - fb1);
+  const c2 = f(1 - fb2);
+  for (let i = 0; i < n; i++) {
+    const gi = f(g[go + i]);
+    const k = vo + i;
+    const mk = f(f(fb1 * m[k]) + f(c1 * gi));
+    const vk = f(f(fb2 * v[k]) + f(f(c2 * gi) * gi));
+    m[k] = mk;
+    v[k] = vk;
+    const u = f(f(f(flr * mk) * fic1) / f(f(Math.sqrt(f(vk * fic2))) + feps));
+    w[k] = f(w[k] - u);
+  }
+}
+
+function adamRange(w: Float, g: Float, m: Float, v: Float, vo: number, go: number, n: number,
   b1: number, b2: number, lr: number, ic1: number, ic2: number, eps: number): void {
   for (let i = 0; i < n; i++) {
     const gi = g[go + i];

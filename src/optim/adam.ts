@@ -1,4 +1,4 @@
-import type { Backend } from '../nn/backend.js';
+import type { Backend, Float } from '../nn/backend.js';
 import { JsBackend } from '../nn/js-backend.js';
 import type { Param } from '../nn/param.js';
 import type { Optimizer } from './optimizer.js';
@@ -16,8 +16,8 @@ export interface AdamOptions {
 
 /** The moments of one param and the backend whose adamUpdate reads them. */
 interface State {
-  m: Float64Array;
-  v: Float64Array;
+  m: Float;
+  v: Float;
   be: Backend;
 }
 
@@ -27,16 +27,17 @@ const JS = new JsBackend('float64');
  * Gives a WASM backend's moment arrays back when the Adam holding them is collected: they live in the backend's
  * fixed arena, not on the JS heap, so nothing else would free them (an optimizer has no dispose).
  */
-const arenaRelease = new FinalizationRegistry<{ be: Backend; arrays: Float64Array[] }>(({ be, arrays }) => {
+const arenaRelease = new FinalizationRegistry<{ be: Backend; arrays: Float[] }>(({ be, arrays }) => {
   for (const a of arrays) be.free(a);
 });
 
 /**
  * Adam (Kingma & Ba). For embedding tables it is "lazy": moments of a row are updated only when the row is in the
  * batch (as TensorFlow's sparse Adam), so rare ids are not dragged by stale momentum and a step costs O(batch rows).
- * Moment tables have the size of the parameter (state, not gradient), in float64 whatever the backend; they live in
- * the backend's memory so its kernel can run the update. A table whose moments do not fit in a WASM arena keeps them
- * on the JS heap and is updated by the JS loop (same results, slower).
+ * Moment tables have the size of the parameter (state, not gradient) and the backend's dtype (float32 on WASM, as
+ * PyTorch keeps them; the float64 JS backend keeps float64); they live in the backend's memory so its kernel can run
+ * the update. A table whose moments do not fit in a WASM arena keeps them on the JS heap and is updated by the JS
+ * loop (bit-identical results, slower). Without a backend: float64 moments and the JS loop.
  */
 export class Adam implements Optimizer {
   readonly name = 'adam';
@@ -46,7 +47,7 @@ export class Adam implements Optimizer {
   private readonly backend: Backend;
   private t = 0;
   private readonly state = new Map<Param, State>();
-  private readonly owned: { be: Backend; arrays: Float64Array[] };
+  private readonly owned: { be: Backend; arrays: Float[] };
 
   constructor(opts: AdamOptions = {}) {
     this.beta1 = opts.beta1 ?? 0.9;
@@ -82,16 +83,17 @@ export class Adam implements Optimizer {
     if (be === JS) {
       s = { m: new Float64Array(n), v: new Float64Array(n), be: JS };
     } else {
-      let m: Float64Array | undefined;
+      let m: Float | undefined;
       try {
-        m = be.allocF64(n);
-        const v = be.allocF64(n);
+        m = be.alloc(n);
+        const v = be.alloc(n);
         this.owned.arrays.push(m, v);
         s = { m, v, be };
       } catch (e) {
         if (!(e instanceof Error && /out of WASM memory/.test(e.message))) throw e;
         if (m) be.free(m);
-        s = { m: new Float64Array(n), v: new Float64Array(n), be: JS };
+        const heap = () => (be.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
+        s = { m: heap(), v: heap(), be: JS };
       }
     }
     this.state.set(p, s);
