@@ -58,6 +58,23 @@ test('bad input gets a clear error naming the place, and a non-zero exit', () =>
   const noData = din('train');
   assert.notEqual(noData.code, 0);
   assert.match(noData.err, /no data given/);
+  for (const bad of ['0', '17', 'two']) {
+    const r = din('train', '--data', 'synthetic:small', '--threads', bad);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /--threads must be auto or an integer in \[1, 16\]/);
+  }
+});
+
+test('din train --threads 2 trains data-parallel and records the thread count; --threads 1 does not start workers', () => {
+  for (const threads of ['2', '1']) {
+    const out = join(dir, `run-threads-${threads}`);
+    const r = din('train', '--data', 'synthetic:small', '--model', 'din', '--activation', 'dice', '--epochs', '1', '--embedding-dim', '4',
+      '--threads', threads, '--out', out);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(/training on 2 threads/.test(r.out + r.err), threads === '2', r.out + r.err);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    assert.equal(JSON.stringify(metrics).includes(`"threads":${threads}`), true, 'thread count recorded with the run');
+  }
 });
 
 test('din compare on a tiny synthetic set writes a well-formed compare.json and compare.md, and reuses finished runs', () => {
