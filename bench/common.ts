@@ -89,7 +89,7 @@ export class TrainTimer {
 
   constructor(readonly model: Model, readonly batches: Batch[], readonly reg?: Regularizer, readonly threads = 1) {
     this.opt = createOptimizer('adam', model.backend);
-    this.dp = threads > 1 ? DataParallel.create(model, threads, this.opt, 'adam', reg?.spec, 5) : null;
+    this.dp = threads > 1 ? DataParallel.create(model, threads, this.opt, reg?.spec, 5) : null;
     this.dLogits = this.dp ? null : model.backend.alloc(Math.max(...batches.map((b) => b.size)));
   }
 

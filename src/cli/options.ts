@@ -119,7 +119,7 @@ export const MAX_AUTO_THREADS = 8;
 /** `auto` gives every thread at least this many samples of a batch (smaller slices cost more in exchange than they save). */
 export const MIN_ROWS_PER_THREAD = 16;
 
-function threadsArg(v: string): number | 'auto' {
+export function threadsArg(v: string): number | 'auto' {
   if (v === 'auto') return 'auto';
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError(`--threads must be auto or an integer in [1, 16], got "${v}"`);

@@ -6,7 +6,7 @@ import { DEFAULT_MODEL_CONFIG } from '../models/model.js';
 import { createProgress } from '../train/progress.js';
 import { runTraining, type RunMetrics } from '../train/run.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer.js';
-import { resolveThreads } from './options.js';
+import { resolveThreads, threadsArg } from './options.js';
 import { backendFrom, fmt, loadData, log } from './common.js';
 import { addDataOptions, intArg } from './options.js';
 
@@ -16,7 +16,7 @@ export function quickstartCommand(): Command {
   );
   addDataOptions(cmd);
   cmd.option('--epochs <n>', 'training epochs', intArg('--epochs'), DEFAULT_TRAIN_OPTIONS.epochs);
-  cmd.option('--threads <n>', 'threads that train together (auto = the cores, see din train --help)', (v: string) => (v === 'auto' ? 'auto' : intArg('--threads')(v)), 'auto');
+  cmd.option('--threads <n>', 'threads that train together (auto = the cores, see din train --help)', threadsArg, 'auto');
   cmd.option('--out <dir>', 'directory for the two saved models', 'runs');
   cmd.action(async (o) => {
     const { data, path } = await loadData({ ...o, data: o.data ?? (o.dataset ? undefined : 'synthetic') });

@@ -42,7 +42,11 @@ export class Dice implements Layer {
   /** Group of the last train-mode forward (its backward sums over the same group), and the batch's row count. */
   private group: BatchGroup | undefined;
   private total = 0;
-  private red: Float64Array;
+  private readonly red: Float64Array;
+  /** Views of stats.data: the forward sums [0, 2C) and the backward sums [2C, 4C), and of red's first 2C. */
+  private readonly sums: Float64Array;
+  private readonly gzSums: Float64Array;
+  private readonly red2: Float64Array;
 
   constructor(private readonly backend: Backend, readonly name: string, readonly outDim: number,
     opts: DiceOptions = {}) {
@@ -59,6 +63,9 @@ export class Dice implements Layer {
     this.z = new FloatBuf(backend, outDim);
     this.stats = backend.diceStats(outDim);
     this.red = new Float64Array(2 * outDim + 1);
+    this.red2 = this.red.subarray(0, 2 * outDim);
+    this.sums = this.stats.data.subarray(0, 2 * outDim);
+    this.gzSums = this.stats.data.subarray(2 * outDim, 4 * outDim);
   }
 
   forward(x: Float, n: number, mode: Mode = 'train'): Float {
@@ -87,7 +94,7 @@ export class Dice implements Layer {
     const d = this.stats.data;
     const red = this.red;
     be.diceSumShifted(x, n, C, this.movingMean, this.stats);
-    red.set(d.subarray(0, 2 * C));
+    red.set(this.sums);
     red[2 * C] = n;
     group.allReduce(red);
     const N = red[2 * C];
@@ -111,13 +118,12 @@ export class Dice implements Layer {
     if (this.group) {
       if (this.total === 0) return dx;
       const C = this.outDim;
-      const d = this.stats.data;
       this.backend.diceBackwardSums(x, dy, n, C, this.alpha.value, this.stats, this.p.view, this.z.view, dx,
         this.alpha.grad);
-      const g = this.red.subarray(0, 2 * C);
-      g.set(d.subarray(2 * C, 4 * C));
+      const g = this.red2;
+      g.set(this.gzSums);
       this.group.allReduce(g);
-      d.set(g, 2 * C);
+      this.gzSums.set(g);
       this.backend.diceBackwardCorrect(n, C, this.total, this.stats, this.z.view, dx);
       return dx;
     }

@@ -419,11 +419,13 @@ export class DataParallel {
    * Starts threads − 1 worker threads, each with a replica of `model` (its weights and buffers copied now), and
    * waits until they are ready. The model must come from createModel (its context is what a replica is built from).
    */
-  static create(model: Model, threads: number, optimizer: Optimizer, optimizerName: OptimizerName,
-    reg: RegularizerSpec | undefined, clipNorm: number, timeoutMs?: number): DataParallel {
+  static create(model: Model, threads: number, optimizer: Optimizer, reg: RegularizerSpec | undefined, clipNorm: number,
+    timeoutMs?: number): DataParallel {
     if (!(Number.isInteger(threads) && threads >= 2 && threads <= MAX_RANKS)) {
       throw new Error(`data-parallel training needs 2..${MAX_RANKS} threads, got ${threads}`);
     }
+    const optimizerName = optimizer.name as OptimizerName;
+    if (optimizerName !== 'adam' && optimizerName !== 'sgd') throw new Error(`data-parallel training: unknown optimizer "${optimizer.name}" (expected adam or sgd)`);
     const ctx = modelContext(model);
     if (!ctx) throw new Error('data-parallel training: the model was not made by createModel, so it cannot be replicated');
     const backend = backendSpec(model.backend);

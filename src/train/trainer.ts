@@ -237,7 +237,7 @@ export function trainModel(model: Model, data: TrainData, opts: TrainOptions, ho
     log(`--reg l2 trains on one thread (it updates every table row each step); ignoring --threads ${threads}`);
     threads = 1;
   }
-  const dp = threads > 1 ? DataParallel.create(model, threads, optimizer, opts.optimizer, reg.spec, opts.clipNorm) : null;
+  const dp = threads > 1 ? DataParallel.create(model, threads, optimizer, reg.spec, opts.clipNorm) : null;
   if (dp) log(`training on ${threads} threads (data-parallel: each batch is split over ${threads} replicas)`);
   try {
     return trainLoop(model, data, opts, hooks, { optimizer, batcher, nTrain, test, dLogits, lambda, reg, dropout, dp });

@@ -79,7 +79,7 @@ test('data-parallel step = single-thread step (float64, SGD: the same gradients)
       const [single, multi] = pair(kind, 'js');
       const optS = createOptimizer('sgd');
       const optM = createOptimizer('sgd');
-      const dp = DataParallel.create(multi, threads, optM, 'sgd', undefined, 0);
+      const dp = DataParallel.create(multi, threads, optM, undefined, 0);
       try {
         const rng = new Rng(5);
         const d = single.backend.alloc(16);
@@ -109,7 +109,7 @@ test('data-parallel with Adam, clipping and MBA on the WASM backend stays within
   const reg1 = createRegularizer({ reg: 'mba', lambda: 0.5, denseL2: 1e-3 }, single.params(), [], 6);
   const reg2 = createRegularizer({ reg: 'mba', lambda: 0.5, denseL2: 1e-3 }, multi.params(), [], 6);
   const opt1 = createOptimizer('adam', single.backend);
-  const dp = DataParallel.create(multi, 2, createOptimizer('adam', multi.backend), 'adam', reg2.spec, 0.05);
+  const dp = DataParallel.create(multi, 2, createOptimizer('adam', multi.backend), reg2.spec, 0.05);
   try {
     const d = single.backend.alloc(16);
     for (const b of batches) {
@@ -150,14 +150,14 @@ test('a worker that fails reports its error to the caller instead of hanging', (
   const [, multi] = pair({ model: 'base' }, 'js');
   // MBA without counts: the worker's regularizer refuses it while building its replica.
   assert.throws(
-    () => DataParallel.create(multi, 2, createOptimizer('adam', multi.backend), 'adam', { opts: { reg: 'mba', lambda: 1, denseL2: 0 }, inverseCounts: {} }, 5),
+    () => DataParallel.create(multi, 2, createOptimizer('adam', multi.backend), { opts: { reg: 'mba', lambda: 1, denseL2: 0 }, inverseCounts: {} }, 5),
     /worker 1: .*mba: no counts/s,
   );
-  assert.throws(() => DataParallel.create(multi, 1, createOptimizer('sgd'), 'sgd', undefined, 0), /2\.\.16 threads/);
+  assert.throws(() => DataParallel.create(multi, 1, createOptimizer('sgd'), undefined, 0), /2\.\.16 threads/);
 });
 
 test('a model not made by createModel cannot be replicated', () => {
   const [m] = pair({ model: 'base' }, 'js');
   const fake = Object.create(m) as Model;
-  assert.throws(() => DataParallel.create(fake, 2, createOptimizer('sgd'), 'sgd', undefined, 0), /not made by createModel/);
+  assert.throws(() => DataParallel.create(fake, 2, createOptimizer('sgd'), undefined, 0), /not made by createModel/);
 });
