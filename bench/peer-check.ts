@@ -23,7 +23,7 @@ import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type Model, type ModelConfig } from '../src/models/model.js';
 import { sigmoidLogLoss } from '../src/nn/loss.js';
 import { createOptimizer, gradNorm } from '../src/optim/index.js';
-import { catalogToJson, saveCheckpoint } from '../src/train/checkpoint.js';
+import { catalogToJson, saveCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { trainStep } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';

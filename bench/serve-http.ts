@@ -26,7 +26,7 @@ import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/models/model.js';
 import { createBackend } from '../src/nn/backends.js';
 import type { RankRequest } from '../src/serve/types.js';
-import { catalogToJson, saveCheckpoint } from '../src/train/checkpoint.js';
+import { catalogToJson, saveCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
 import { makeCatalog } from './common.js';
 

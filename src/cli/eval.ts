@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../checkpoint/checkpoint.js';
 import { evaluateSource } from '../train/evaluator.js';
 import { testSource } from '../train/trainer.js';
 import { isShardDir } from '../data/shards.js';

@@ -1,9 +1,7 @@
-import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_MODEL_CONFIG, DEFAULT_WIDE_BUCKETS, MODEL_KINDS, type ModelConfig } from '../models/model.js';
-import {
-  DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_LR_LINEAR_ADAM, DEFAULT_TRAIN_OPTIONS, defaultLearningRate, type TrainOptions,
-} from '../train/trainer.js';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_WIDE_BUCKETS, MODEL_KINDS } from '../models/model.js';
+import { DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_LR_LINEAR_ADAM, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
+import { MAX_AUTO_THREADS, MAX_THREADS, MIN_ROWS_PER_THREAD, type TrainSettings } from '../train/settings.js';
 import { REG_NAMES } from '../optim/index.js';
 import { DATASET_FORMATS } from '../data/load.js';
 
@@ -97,60 +95,42 @@ function parseSizes(s: string, name: string): number[] {
   return out;
 }
 
-export function modelConfigFrom(o: Record<string, any>): ModelConfig {
-  return {
-    ...DEFAULT_MODEL_CONFIG,
-    model: o.model,
-    goodsDim: o.embeddingDim,
-    attrDim: o.embeddingDim,
-    hidden: parseSizes(o.hidden, '--hidden'),
-    activation: o.activation,
-    attentionActivation: o.attentionActivation,
-    attentionNorm: o.attentionNorm,
-    pooling: o.pooling,
-    mlpInput: o.mlpInput,
-    itemBias: o.itemBias,
-    ...(o.model === 'wide-deep' ? { wideBuckets: o.wideBuckets } : {}),
-  };
-}
-
-/** `auto` picks at most this many threads. */
-export const MAX_AUTO_THREADS = 8;
-/** `auto` gives every thread at least this many samples of a batch (smaller slices cost more in exchange than they save). */
-export const MIN_ROWS_PER_THREAD = 16;
-
 export function threadsArg(v: string): number | 'auto' {
   if (v === 'auto') return 'auto';
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError(`--threads must be auto or an integer in [1, 16], got "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new InvalidArgumentError(`--threads must be auto or an integer in [1, ${MAX_THREADS}], got "${v}"`);
   return n;
 }
 
-/** --threads: a number, or auto = the cores (os.availableParallelism), at most 8 and at most one per 16 samples of a batch. */
-export function resolveThreads(v: number | 'auto' | undefined, batchSize: number): number {
-  if (typeof v === 'number') return v;
-  return Math.max(1, Math.min(availableParallelism(), MAX_AUTO_THREADS, Math.floor(batchSize / MIN_ROWS_PER_THREAD)));
-}
-
-export function trainOptionsFrom(o: Record<string, any>): TrainOptions {
+/** The training settings of parsed `addTrainOptions` flags (commander's camelCase names are the settings' names). */
+export function trainSettingsFrom(o: Record<string, any>): TrainSettings {
   return {
-    ...DEFAULT_TRAIN_OPTIONS,
-    threads: resolveThreads(o.threads, o.batchSize),
-    epochs: o.epochs,
-    batchSize: o.batchSize,
+    model: o.model,
+    activation: o.activation,
+    attentionActivation: o.attentionActivation,
+    attentionNorm: o.attentionNorm,
+    mlpInput: o.mlpInput,
+    pooling: o.pooling,
+    embeddingDim: o.embeddingDim,
+    hidden: o.hidden === undefined ? undefined : parseSizes(String(o.hidden), '--hidden'),
+    itemBias: o.itemBias,
+    ...(o.model === 'wide-deep' ? { wideBuckets: o.wideBuckets } : {}),
     optimizer: o.optimizer,
-    lr: o.lr ?? defaultLearningRate(o.optimizer, o.model),
+    lr: o.lr,
     lrDecay: o.lrDecay,
-    clipNorm: o.clipNorm,
-    maxHistory: o.maxHistory,
+    batchSize: o.batchSize,
+    epochs: o.epochs,
     seed: o.seed,
+    maxHistory: o.maxHistory,
     patience: o.patience,
     refit: !!o.refit,
-    reg: o.reg ?? DEFAULT_TRAIN_OPTIONS.reg,
-    ...(o.lambda !== undefined ? { lambda: o.lambda } : {}),
-    denseL2: o.denseL2 ?? DEFAULT_TRAIN_OPTIONS.denseL2,
-    dropoutRate: o.dropoutRate ?? DEFAULT_TRAIN_OPTIONS.dropoutRate,
-    filterTop: o.filterTop ?? DEFAULT_TRAIN_OPTIONS.filterTop,
-    shardWindow: o.shardWindow ?? DEFAULT_TRAIN_OPTIONS.shardWindow,
+    shardWindow: o.shardWindow,
+    threads: o.threads,
+    clipNorm: o.clipNorm,
+    reg: o.reg,
+    lambda: o.lambda,
+    denseL2: o.denseL2,
+    dropoutRate: o.dropoutRate,
+    filterTop: o.filterTop,
   };
 }

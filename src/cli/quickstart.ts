@@ -6,7 +6,8 @@ import { DEFAULT_MODEL_CONFIG } from '../models/model.js';
 import { createProgress } from '../train/progress.js';
 import { runTraining, type RunMetrics } from '../train/run.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer.js';
-import { resolveThreads, threadsArg } from './options.js';
+import { resolveThreads } from '../train/settings.js';
+import { threadsArg } from './options.js';
 import { backendFrom, fmt, loadData, log } from './common.js';
 import { addDataOptions, intArg } from './options.js';
 

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { buildReportData } from '../report/build.js';
-import { renderReportHtml } from '../report/html.js';
+import { renderReport } from '../report/report.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { backendFrom, log } from './common.js';
 import { intArg } from './options.js';
@@ -21,12 +20,12 @@ export function reportCommand(): Command {
     .addOption(new Option('--backend <kind>', 'numeric backend').choices(['auto', 'wasm', 'js', 'js-f32']).default('auto'));
   cmd.action(async (o) => {
     if (!o.run && !o.compare) throw new Error('give --run <dir> and/or --compare <dir>');
-    const data = await buildReportData({
+    const html = await renderReport({
       run: o.run, compare: o.compare, user: o.user, seed: o.seed, maxPoints: o.maxPoints, categories: o.categories,
       backend: backendFrom(o), log,
     });
     const out = resolve(o.out);
-    writeFileAtomic(out, renderReportHtml(data));
+    writeFileAtomic(out, html);
     log(`report written to ${out}`);
   });
   return cmd;

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { createProgress } from '../train/progress.js';
 import { runTraining } from '../train/run.js';
 import { backendFrom, fmt, loadData, log } from './common.js';
-import { addDataOptions, addTrainOptions, modelConfigFrom, trainOptionsFrom } from './options.js';
+import { resolveTrainSettings } from '../train/settings.js';
+import { addDataOptions, addTrainOptions, trainSettingsFrom } from './options.js';
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('train a model, print per-epoch progress and test metrics, save it with --out');
@@ -11,8 +12,7 @@ export function trainCommand(): Command {
   cmd.option('--out <dir>', 'save model.json, weights.safetensors and metrics.json here');
   cmd.action(async (o) => {
     const { data, path } = await loadData(o, true);
-    const config = modelConfigFrom(o);
-    const options = trainOptionsFrom(o);
+    const { config, options } = resolveTrainSettings(trainSettingsFrom(o), 'options');
     const backend = backendFrom(o);
     log(`training ${config.model} on ${backend.name}: ${JSON.stringify({ ...options })}`);
     const { metrics } = runTraining({

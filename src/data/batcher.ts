@@ -9,10 +9,13 @@
 import type { Batch, SampleSet } from './types.js';
 import { Rng } from '../util/rng.js';
 
+/** Options of a `Batcher`. */
 export interface BatcherOptions {
+  /** Samples per batch; a positive integer (the constructor throws otherwise). */
   batchSize: number;
   /** Keep at most this many most-recent behaviours (≤ 0 or Infinity: keep all). */
   maxHistory: number;
+  /** Shuffle the sample order every epoch (seeded; training). False: stored order (evaluation). */
   shuffle: boolean;
   /** Shuffle seed; the epoch number is mixed in so every epoch has its own order. Default 1. */
   seed?: number;
@@ -20,12 +23,25 @@ export interface BatcherOptions {
   dropLast?: boolean;
 }
 
+/**
+ * Cuts a SampleSet into padded mini-batches, one epoch at a time (see the file header: the yielded Batch and its arrays
+ * are reused, valid only until the next batch is requested).
+ */
 export class Batcher {
+  /** The samples batched (held by reference, not copied). */
   readonly set: SampleSet;
+  /** Samples per batch; the last batch of an epoch may be smaller unless `dropLast`. */
   readonly batchSize: number;
+  /**
+   * History cap in effect: the option (floored), or the longest history in `set` when the option was ≤ 0 or
+   * Infinity.
+   */
   readonly maxHistory: number;
+  /** Whether each epoch's order is a seeded shuffle. */
   readonly shuffle: boolean;
+  /** Shuffle seed in effect (default 1). */
   readonly seed: number;
+  /** Whether a last partial batch is dropped. */
   readonly dropLast: boolean;
   private readonly order: Int32Array;
   private readonly buf: {
@@ -101,6 +117,10 @@ export class Batcher {
     }
   }
 
+  /**
+   * Iterates the batches of epoch 0, like `epoch(0)`: every `for … of` over the Batcher yields the same order, so
+   * call `epoch(k)` to get a new shuffle per epoch.
+   */
   [Symbol.iterator](): Generator<Batch, void, undefined> {
     return this.epoch(0);
   }

@@ -33,7 +33,9 @@ import { writeJsonAtomic } from '../util/fs.js';
 // ---------------------------------------------------------------------------------------------------------------
 // Registry
 
+/** One downloadable file of a registry entry. */
 export interface RemoteFile {
+  /** Official http(s) URL of the file (`--url` can replace it with a mirror). */
   url: string;
   /** Name saved under the target directory (default: the URL's last path segment). */
   file?: string;
@@ -49,9 +51,13 @@ export interface RemoteFile {
   extract?: string[];
 }
 
+/** A dataset of the `din data fetch` registry ({@link DATASETS}). */
 export interface DatasetEntry {
+  /** Registry name, as given to `din data fetch NAME` / {@link fetchDataset}, e.g. `movielens-1m`. */
   name: string;
+  /** One-line description (contents, size, origin) shown by `din data list`. */
   title: string;
+  /** The provider's page for the dataset (documentation, terms; the download page of a manual dataset). */
   homepage: string;
   /** Directory under the data root. */
   dir: string;
@@ -61,6 +67,7 @@ export interface DatasetEntry {
   approxSize?: string;
   /** The files the target directory holds once fetched. */
   produces: string[];
+  /** Summary of the terms of use and what to cite, shown by `din data list` and in manual-download instructions. */
   licence: string;
   /** What reads it / how to use it. */
   note?: string;
@@ -72,6 +79,7 @@ const MOVIELENS_LICENCE =
   'GroupLens MovieLens terms: research use; no redistribution or commercial use without permission; ' +
   'cite F. M. Harper and J. A. Konstan, ACM TiiS 5(4), 2015 (see the README in the archive)';
 
+/** The registry: every dataset `din data fetch` knows, with its files, checksums where pinned, and licence. */
 export const DATASETS: readonly DatasetEntry[] = [
   {
     name: 'amazon-electronics',
@@ -213,10 +221,13 @@ export class ManualDownloadRequired extends Error {
 // ---------------------------------------------------------------------------------------------------------------
 // Progress
 
+/** Receives the progress of one file's download at a time: `start`, any number of `update`s, then `stop`. */
 export interface DownloadProgress {
   /** `total`: bytes of the whole file when known; `done`: bytes already there (a resumed .part). */
   start(label: string, total: number | null, done: number): void;
+  /** `done`: bytes of the file present so far, counting a resumed .part (not the bytes since the last update). */
   update(done: number): void;
+  /** The file's transfer ended (complete or interrupted): finish or remove the display. */
   stop(): void;
 }
 
@@ -646,6 +657,7 @@ export async function extractZip(zipPath: string, destDir: string, opts: { only?
 
 export const MANIFEST = '.din-fetch.json';
 
+/** Options of {@link fetchDataset}. */
 export interface FetchOptions {
   /** Data root (default {@link defaultDataRoot}); the dataset goes to `<root>/<entry.dir>`. */
   root?: string;
@@ -655,29 +667,41 @@ export interface FetchOptions {
   sha256?: string;
   /** Download again even if the files are there. */
   force?: boolean;
+  /** No log lines and no progress display, unless `log` / `progress` are given. */
   quiet?: boolean;
   /** Where progress lines and messages go (default: stderr, nothing when quiet). */
   log?: (line: string) => void;
+  /** Progress display of the downloads (default: a bar on a TTY, else a line per quarter; none when `quiet`). */
   progress?: DownloadProgress;
-  /** Passed to {@link download}. */
+  /** Passed to the downloader (`download` in src/data/fetch.ts). */
   idleTimeoutMs?: number;
 }
 
+/** One downloaded file, as recorded in `<dir>/.din-fetch.json`. */
 export interface FetchedFile {
+  /** Where it came from: the final URL after redirects (the source URL when a file already in place was used). */
   url: string;
+  /** Name of the download in the dataset directory (for a zip: the archive, deleted after extraction). */
   file: string;
+  /** Size of the download in bytes. */
   bytes: number;
+  /** SHA-256 (hex) of the download. */
   sha256: string;
+  /** MD5 (hex) of the download. */
   md5: string;
   /** Extracted files (zip). */
   extracted?: string[];
 }
 
+/** What {@link fetchDataset} did. */
 export interface FetchResult {
+  /** Registry name of the dataset. */
   name: string;
+  /** Absolute directory holding the dataset (`<root>/<entry.dir>`). */
   dir: string;
   /** Files in `dir` that make up the dataset. */
   files: string[];
+  /** One record per remote file (from the earlier fetch's record when `alreadyThere`; empty for a manual dataset). */
   downloads: FetchedFile[];
   /** True when nothing was done (already fetched, or a manual dataset found in place). */
   alreadyThere: boolean;
@@ -720,6 +744,13 @@ export function manualInstructions(entry: DatasetEntry, dir: string, missing: st
   );
 }
 
+/**
+ * Downloads the registry dataset `name` into `<root>/<entry.dir>` (see the file header): resumes `.part` files,
+ * verifies pinned sizes and hashes, extracts zip archives, and records the result in `.din-fetch.json`. Does nothing
+ * when that record and its files are there, unless `force`. Throws for an unknown name, a failed or mismatching
+ * download, a file in place that does not match, a bad `sha256` / `url` option, and — for a dataset behind a login
+ * whose files are not in place yet — a `ManualDownloadRequired` error whose message explains the manual steps.
+ */
 export async function fetchDataset(name: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const entry = findDataset(name);
   const log = opts.log ?? (opts.quiet ? () => {} : (line: string) => process.stderr.write(line + '\n'));

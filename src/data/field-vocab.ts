@@ -10,6 +10,10 @@
  */
 import { OOV_KEY, type CategoricalField } from './fields.js';
 
+/**
+ * Id-space controls of a categorical field's vocabulary, built from training rows (see the file header). `minCount`
+ * is applied first, then `topK`; `hashBuckets`, when set, replaces both (no vocabulary is built).
+ */
 export interface VocabOptions {
   /** Values seen fewer times than this in training map to OOV (default 1: keep every seen value). */
   minCount?: number;

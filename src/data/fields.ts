@@ -28,14 +28,18 @@ export interface CategoricalField {
 
 export const OOV_KEY = '<oov>';
 
+/** A single-valued field of catalog items (shop, brand, campaign …), shared by candidates and behaviours. */
 export interface ItemField extends CategoricalField {
   /** Id of this field for each item (length numItems), −1 = the item has no value. */
   values: Int32Array;
 }
 
+/** Which of the paper's feature groups a sample field belongs to: `user` (user profile) or `context`. */
 export type SampleFieldGroup = 'user' | 'context';
 
+/** A field with one id per sample: a user-profile or a context field. */
 export interface SampleField extends CategoricalField {
+  /** `user`: a profile field (gender, age …) of the sample's user; `context`: one of the impression (pid, hour …). */
   group: SampleFieldGroup;
 }
 

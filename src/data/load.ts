@@ -16,7 +16,9 @@ import { generateSynthetic, syntheticOptions, type SyntheticOptions, type Synthe
 import { rowErrorPolicy, type RowErrorPolicy } from './sources/row-errors.js';
 import { cacheKey, cachePath, defaultCacheDir, isInside, readDatasetCache, writeDatasetCache } from './cache.js';
 
+/** A source format `loadDataset` reads; each has its own loader in src/data/sources/ (layouts in its file header). */
 export type DatasetFormat = 'amazon-seq' | 'amazon-raw' | 'din-remapped' | 'movielens' | 'taobao' | 'schema' | 'synthetic';
+/** Every {@link DatasetFormat}, for validating a `--format` value and listing the choices. */
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw', 'din-remapped', 'movielens', 'taobao', 'schema', 'synthetic'];
 
 /** Formats whose sources build field vocabularies from training rows (so --min-count/--top-k/--hash-buckets apply). */
@@ -25,11 +27,13 @@ export const VOCAB_FORMATS: readonly DatasetFormat[] = ['schema', 'taobao'];
 /** Formats under the Amazon protocol (fixed leave-last-out split; the seed only re-draws negatives). */
 export const AMAZON_PROTOCOL_FORMATS: readonly DatasetFormat[] = ['amazon-seq', 'amazon-raw'];
 
+/** Options of `loadDataset` / `loadDatasetWithInfo`. Give `path` or `dataset`, not both. */
 export interface LoadOptions {
   /** Directory (or data file) of the dataset, or `synthetic` / `synthetic:small`. */
   path?: string;
   /** A dataset name resolved as `$DIN_DATA_DIR/NAME` (default `./data/NAME`); `synthetic[:small]` also works. */
   dataset?: string;
+  /** Source format; `auto` (the default) detects it from the path's contents (`detectFormat`). */
   format?: 'auto' | DatasetFormat;
   /** Seed of negative sampling / user split / generator. Default 1. */
   seed?: number;
@@ -37,6 +41,7 @@ export interface LoadOptions {
   testFraction?: number;
   /** Default `$DIN_CACHE_DIR` or `./.din-cache`. Must not be inside the data directory. */
   cacheDir?: string;
+  /** Neither read nor write the binary cache: always build from the sources. Default false. */
   noCache?: boolean;
   /** Overrides of the synthetic preset. */
   synthetic?: Partial<SyntheticOptions>;
@@ -50,17 +55,23 @@ export interface LoadOptions {
    * top-K and hash buckets for every field. Part of the cache key. Other sources reject them.
    */
   vocab?: VocabOptions;
+  /** Receives human-readable progress lines (rows read, first skipped rows, cache hits and writes). */
   onProgress?: (msg: string) => void;
 }
 
+/** What `loadDatasetWithInfo` returns: the dataset and where it came from. */
 export interface LoadResult {
+  /** The loaded dataset. */
   dataset: Dataset;
+  /** The format it was read as (detected, or as given). */
   format: DatasetFormat;
   /** Absolute source path, or `synthetic[:preset]`. */
   source: string;
   /** Cache file used or written (null when caching is off or not applicable). */
   cacheFile: string | null;
+  /** True when the dataset was read from an existing cache file instead of being built. */
   cacheHit: boolean;
+  /** Wall-clock seconds the call took (resolving, cache lookup, building). */
   seconds: number;
 }
 
@@ -88,7 +99,7 @@ export function resolveDataPath(opts: Pick<LoadOptions, 'path' | 'dataset'>): st
   if (opts.path !== undefined) return opts.path;
   if (opts.dataset !== undefined) {
     if (syntheticPreset(opts.dataset) !== null) return opts.dataset;
-    return join(process.env.DIN_DATA_DIR ?? 'data', opts.dataset);
+    return join(process.env.DIN_DATA_DIR || 'data', opts.dataset);
   }
   throw new Error('no dataset given (a path, a dataset name, or "synthetic")');
 }
@@ -116,6 +127,14 @@ export function detectFormat(path: string): DatasetFormat {
   throw new Error(`${abs}: unknown dataset layout; found [${listing.join(', ')}]. Expected one of — ${LAYOUTS}`);
 }
 
+/**
+ * Loads a dataset like `loadDataset` and reports how: the format, the source, the cache file and whether it was a hit,
+ * and the time taken. A non-synthetic dataset is served from the binary cache when its source files (paths, sizes,
+ * mtimes) and build options are unchanged, otherwise built and cached; an unreadable cache file is rebuilt, and a cache
+ * that cannot be written is reported through `onProgress` (then `cacheFile` is null). Synthetic data is generated,
+ * never cached. Throws when the path does not exist, the format cannot be detected (or is ambiguous), `vocab` is given
+ * for a format outside `VOCAB_FORMATS`, the cache directory lies inside the data directory, or the source fails.
+ */
 export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult> {
   const t0 = performance.now();
   const progress = opts.onProgress ?? (() => {});
@@ -123,7 +142,7 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
   const seed = opts.seed ?? 1;
   const onError = rowErrorPolicy(opts.onError);
   if (syntheticPreset(spec) === null && !existsSync(resolve(spec))) {
-    const hint = opts.dataset !== undefined ? ` (dataset "${opts.dataset}" under DIN_DATA_DIR=${process.env.DIN_DATA_DIR ?? 'data'})` : '';
+    const hint = opts.dataset !== undefined ? ` (dataset "${opts.dataset}" under DIN_DATA_DIR=${process.env.DIN_DATA_DIR || 'data'})` : '';
     throw new Error(`dataset path ${resolve(spec)} does not exist${hint}`);
   }
   const format = opts.format === undefined || opts.format === 'auto' ? detectFormat(spec) : opts.format;
@@ -176,7 +195,7 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
     taobao: {
       files: () => taobaoSourceFiles(abs),
       options: { seed, testFraction, onError, ...(vocab ? { vocab } : {}) },
-      build: () => loadTaobao(abs, { seed, testFraction: opts.testFraction, onError, ...(vocab ? { vocab } : {}), onProgress: progress }),
+      build: () => loadTaobao(abs, { seed, testFraction, onError, ...(vocab ? { vocab } : {}), onProgress: progress }),
     },
     schema: {
       files: () => schemaSourceFiles(abs),
@@ -186,7 +205,7 @@ export async function loadDatasetWithInfo(opts: LoadOptions): Promise<LoadResult
     movielens: {
       files: () => movieLensSourceFiles(abs),
       options: { seed, testFraction, onError },
-      build: async () => loadMovieLens(abs, { seed, testFraction: opts.testFraction, onError, onProgress: progress }),
+      build: async () => loadMovieLens(abs, { seed, testFraction, onError, onProgress: progress }),
     },
   };
   const src = source[format];

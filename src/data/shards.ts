@@ -32,45 +32,67 @@ const SHARD_RE = /^shard-\d{5,}\.dinshard$/;
 /** The dataset without its samples. */
 export type DatasetHead = Omit<Dataset, 'train' | 'test'>;
 
+/** One shard as listed in the manifest. */
 export interface ShardInfo {
+  /** File name inside the shard directory, `shard-NNNNN.dinshard`. */
   file: string;
+  /** Training samples in the shard. */
   train: number;
+  /** Test samples in the shard. */
   test: number;
+  /** Size of the file in bytes; `openShards` refuses a file of another size (truncated or replaced). */
   bytes: number;
 }
 
+/** The `manifest.json` of a shard directory, written last (see the file header). */
 export interface ShardManifest {
+  /** Always `din-shards`; identifies a shard directory. */
   format: typeof SHARDS_FORMAT;
+  /** Layout version (currently 1); `openShards` refuses any other. */
   version: number;
+  /** When the shards were written (ISO 8601, UTC). */
   createdAt: string;
+  /** Name of the dataset (`Dataset.name`). */
   name: string;
   /** The source format the rows came from (schema, amazon-seq, …). */
   sourceFormat: string;
+  /** Training samples over all shards. */
   train: number;
+  /** Test samples over all shards. */
   test: number;
   /** Rows per shard the converter aimed at (the last shard may hold fewer). */
   shardRows: number;
+  /** The shards, in order. */
   shards: ShardInfo[];
   /** How the conversion went (rows/s, peak memory); informational. */
   conversion?: Record<string, unknown>;
 }
 
+/** The contents of one shard: its training and test samples. */
 export interface ShardPair {
+  /** The shard's training samples. */
   train: SampleSet;
+  /** The shard's test samples (possibly none); in a written shard they share `histValues` with `train`. */
   test: SampleSet;
 }
 
 /** A dataset stored as shards: the head in memory, the samples read shard by shard. */
 export interface ShardedDataset extends DatasetHead {
+  /** Always true: tells a ShardedDataset from an in-memory Dataset (see `isSharded`). */
   sharded: true;
+  /** Absolute path of the shard directory. */
   dir: string;
+  /** The shards, in order, as the manifest lists them. */
   shards: ShardInfo[];
+  /** Training samples over all shards. */
   trainSize: number;
+  /** Test samples over all shards. */
   testSize: number;
   /** Reads and validates shard k. */
   readShard(k: number): ShardPair;
 }
 
+/** True when `d` is a {@link ShardedDataset} (from `openShards`) rather than an in-memory Dataset. */
 export function isSharded(d: Dataset | ShardedDataset): d is ShardedDataset {
   return (d as ShardedDataset).sharded === true;
 }

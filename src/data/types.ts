@@ -8,6 +8,10 @@
  */
 import type { ItemField, SampleField } from './fields.js';
 
+/**
+ * The items (goods) of a dataset — candidate ads and behaviours alike — with their attribute (category) bags and any
+ * further item fields. Shared by the train and test splits.
+ */
 export interface ItemCatalog {
   /** Number of distinct items (goods); item ids are 0..numItems−1. */
   numItems: number;
@@ -15,6 +19,7 @@ export interface ItemCatalog {
   numAttrs: number;
   /** CSR item → attribute ids: attrs of item i are attrValues[attrOffsets[i] .. attrOffsets[i+1]). May be empty. */
   attrOffsets: Int32Array;
+  /** Attribute ids of every item, concatenated in item order (see `attrOffsets`); each id in 0..numAttrs−1. */
   attrValues: Int32Array;
   /**
    * Goods-id filter (the paper's frequency filter): the goods-id feature row of each item. Items outside the kept set
@@ -29,12 +34,18 @@ export interface ItemCatalog {
   itemFields?: ItemField[];
   /** Original (raw) id strings, index = dense id. */
   itemKeys: string[];
+  /** Original (raw) attribute / category strings, index = dense attribute id. */
   attrKeys: string[];
 }
 
+/**
+ * One split (train or test) of a dataset in columnar form: sample i is (`users[i]`, candidate `items[i]`,
+ * `labels[i]`, its history slice of `histValues`). See the file header.
+ */
 export interface SampleSet {
   /** Number of samples. */
   size: number;
+  /** Label of each sample: 1 = positive (a click; Amazon: the real next item; MovieLens: a high rating), else 0. */
   labels: Uint8Array;
   /** Dense user index per sample (0..numUsers−1). */
   users: Int32Array;
@@ -42,21 +53,38 @@ export interface SampleSet {
   items: Int32Array;
   /** History of sample i = histValues[histStart[i] .. histStart[i] + histLen[i]), oldest first, most recent last. */
   histStart: Int32Array;
+  /** History length of each sample as stored (0 allowed); the batcher truncates it further to its `maxHistory`. */
   histLen: Int32Array;
+  /**
+   * Item ids of every history, concatenated; samples point into it with `histStart` / `histLen`. Usually the same
+   * array object in a dataset's train and test sets (one user's prefix histories are stored once).
+   */
   histValues: Int32Array;
   /** Per sample field of the dataset (`Dataset.sampleFields`, same order): its id for each sample. */
   fieldValues?: Int32Array[];
 }
 
+/**
+ * A loaded dataset: the item catalog, the users, the train and test splits, and how it was built. Every source
+ * (`loadDataset` and the per-format loaders) returns one.
+ */
 export interface Dataset {
   /** Short name, e.g. "amazon-beauty", "synthetic". */
   name: string;
   /** Source format that produced it: "amazon-seq" | "movielens" | "synthetic" | … */
   format: string;
+  /** The items (goods, attributes, item fields) that candidates and histories refer to. */
   catalog: ItemCatalog;
+  /** Number of distinct users; user ids are 0..numUsers−1 (GAUC groups by them). */
   numUsers: number;
+  /**
+   * Original (raw) user id strings, index = dense user id. Sources without user ids name their pseudo-users (e.g.
+   * din-remapped: `<file>:<line>`; synthetic: `u<k>`).
+   */
   userKeys: string[];
+  /** Training samples. */
   train: SampleSet;
+  /** Test samples, held out by the source's split (by time, by user, or given as a file). */
   test: SampleSet;
   /** User-profile and context fields, one id per sample (values in each SampleSet's `fieldValues`). */
   sampleFields?: SampleField[];
@@ -72,9 +100,13 @@ export interface Dataset {
 
 /** A padded mini-batch. `T` is the longest (truncated) history in the batch; padding ids are −1. */
 export interface Batch {
+  /** Number of rows (samples) in this batch: the batch size, or fewer for the last batch of an epoch. */
   size: number;
+  /** Columns of `hist`: the longest history in the batch after truncation to `maxHistory`; at least 1. */
   T: number;
+  /** Click labels as 0/1 floats, length size. */
   labels: Float32Array;
+  /** Dense user id of each row, length size (for GAUC grouping). */
   users: Int32Array;
   /** Candidate item ids, length size. */
   items: Int32Array;

@@ -12,9 +12,9 @@
  *                          (lengths > T count as T).
  *   <group>_<field> int64 [B]   one per sample field of the model, in model order (e.g. `user_gender`, `ctx_pid`): the
  *                          field's id (model.json sampleFields[k].keys). Absent when the model has no sample fields.
- * Outputs:
- *   logit    float32 [B]   the model's logit (what src/train/evaluator.ts `predict` returns),
- *   ctr      float32 [B]   sigmoid(logit).
+ * Outputs, in this order:
+ *   ctr      float32 [B]   sigmoid(logit),
+ *   logit    float32 [B]   the model's logit (what src/train/evaluator.ts `predict` returns).
  * Ids ≥ the table size make the runtime fail (Gather bounds check); ids below −1 are treated as −1.
  * The graph takes any T, but the model was trained and evaluated on the most recent `maxHistory` behaviours
  * (model.json train.maxHistory, also stored as metadata `din.max_history`): pass the same truncation to get the
@@ -36,7 +36,6 @@
  *   x = [u, q, (u ⊙ q), sample-field embeddings]; MLP with PReLU (PRelu op) or Dice with its moving averages
  *   (x·(α + (1 − α)·sigmoid((x − mean)/√(var + ε)))); logit = MLP(x) + item_bias[items].
  */
-import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import type { Float } from '../nn/backend.js';
 import { Dice } from '../nn/dice.js';
@@ -48,15 +47,15 @@ import type { Mlp } from '../nn/mlp.js';
 import { BaseModel } from '../models/base.js';
 import { DinModel } from '../models/din.js';
 import type { Model } from '../models/model.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../checkpoint/checkpoint.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { checkOnnxModel, readOnnxModel } from './onnx-check.js';
 
 const { onnx } = onnxProto;
 type NodeProto = onnxProto.onnx.INodeProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
 type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
 type AttributeProto = onnxProto.onnx.IAttributeProto;
-type ModelProto = onnxProto.onnx.ModelProto;
 
 /** Model kinds the exporter knows. */
 export const ONNX_EXPORT_KINDS = ['base', 'din'] as const;
@@ -64,34 +63,47 @@ export const ONNX_OPSET = 17;
 /** IR version 8 (ONNX 1.10+): what onnx-proto's schema describes, read by every current runtime. */
 export const ONNX_IR_VERSION = 8;
 
+/** One input or output of the exported graph. */
 export interface OnnxIoSpec {
+  /** Value name in the graph, e.g. `items`, `hist`, `user_gender`, `ctr`. */
   name: string;
+  /** Element type: ids are int64, scores float32. */
   dtype: 'int64' | 'float32';
+  /** Dimensions; strings are dynamic (`batch`, `history`). */
   shape: Array<string | number>;
+  /** One-line description, also stored as the value's doc_string in the graph. */
   doc: string;
 }
 
+/** An exported graph and what it contains (see {@link exportOnnx}). */
 export interface OnnxExport {
   /** The serialized ModelProto. */
   bytes: Uint8Array;
+  /** Graph inputs in order: `items`, `hist`, `lengths`, then one per sample field of the model. */
   inputs: OnnxIoSpec[];
+  /** Graph outputs: `ctr` and `logit`. */
   outputs: OnnxIoSpec[];
   /** Counts for the export message. */
   nodes: number;
+  /** Number of constant tensors (weights, `item_table`, `item_bias` …). */
   initializers: number;
   /** Width D of an item's encoding, and rows of item_table (numItems + 1). */
   itemDim: number;
+  /** Rows of `item_table`: numItems + 1 (the last, all zeros, is the padding row reached by id −1). */
   itemRows: number;
   /** The checkpoint's training history truncation (set by {@link exportCheckpointToOnnx}). */
   maxHistory?: number;
 }
 
+/** Options of {@link exportOnnx} and {@link exportCheckpointToOnnx}. */
 export interface OnnxExportOptions {
   /** producer_version of the ModelProto (default: unset). */
   producerVersion?: string;
   /** Free-form key/values stored as metadata_props (model path, dataset …). */
   metadata?: Record<string, string>;
-  /** Items encoded per call to the model's item encoder while building item_table (bounds its workspace). */
+  /**
+   * Items encoded per call to the model's item encoder while building item_table (bounds its workspace; default 4096).
+   */
   chunk?: number;
 }
 
@@ -415,46 +427,6 @@ export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): OnnxExpo
   return { bytes, inputs, outputs, nodes: g.nodes.length, initializers: g.initializers.length, itemDim: D, itemRows: rows };
 }
 
-/** Decodes an ONNX file (throws with the path if it is not a ModelProto). */
-export function readOnnxModel(bytes: Uint8Array, where = 'onnx'): ModelProto {
-  try {
-    return onnx.ModelProto.decode(bytes);
-  } catch (e) {
-    throw new Error(`${where}: not a valid ONNX ModelProto (${(e as Error).message})`);
-  }
-}
-
-/**
- * Structural checks of a decoded model: a graph, an opset, every node input defined before use (graph input,
- * initializer or an earlier node's output), unique value names, initializers whose raw data match their dims, and
- * every graph output produced. Returns a list of problems (empty = fine). No operator semantics: a runtime checks those.
- */
-export function checkOnnxModel(m: ModelProto): string[] {
-  const problems: string[] = [];
-  const g = m.graph;
-  if (!g) return ['no graph'];
-  if (!m.opsetImport?.length) problems.push('no opset_import');
-  const defined = new Set<string>();
-  const define = (name: string, what: string) => {
-    if (defined.has(name)) problems.push(`${what} "${name}" is defined twice`);
-    defined.add(name);
-  };
-  for (const i of g.input ?? []) define(i.name ?? '', 'input');
-  for (const t of g.initializer ?? []) {
-    define(t.name ?? '', 'initializer');
-    const count = (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
-    const size = t.dataType === FLOAT ? 4 : t.dataType === INT64 ? 8 : t.dataType === BOOL ? 1 : 0;
-    const have = t.rawData?.length ?? 0;
-    if (size > 0 && have > 0 && have !== count * size) problems.push(`initializer "${t.name}": ${have} bytes for dims [${t.dims}]`);
-  }
-  for (const n of g.node ?? []) {
-    for (const i of n.input ?? []) if (i !== '' && !defined.has(i)) problems.push(`node ${n.name} (${n.opType}) reads "${i}" before it is defined`);
-    for (const o of n.output ?? []) define(o, `output of node ${n.name}`);
-  }
-  for (const o of g.output ?? []) if (!defined.has(o.name ?? '')) problems.push(`graph output "${o.name}" is never produced`);
-  return problems;
-}
-
 /** Loads a checkpoint directory, exports it and writes the .onnx file. */
 export function exportCheckpointToOnnx(modelDir: string, outPath: string, opts: OnnxExportOptions = {}): OnnxExport {
   const { model, info } = loadCheckpoint(modelDir);
@@ -474,12 +446,4 @@ export function exportCheckpointToOnnx(modelDir: string, outPath: string, opts: 
   if (problems.length > 0) throw new Error(`onnx export of ${modelDir}: the graph is malformed: ${problems.slice(0, 5).join('; ')}`);
   writeFileAtomic(outPath, result.bytes);
   return result;
-}
-
-/** Reads and structurally checks an exported file (re-decode + {@link checkOnnxModel}). */
-export function readOnnxFile(path: string): ModelProto {
-  const m = readOnnxModel(readFileSync(path), path);
-  const problems = checkOnnxModel(m);
-  if (problems.length > 0) throw new Error(`${path}: ${problems.slice(0, 5).join('; ')}`);
-  return m;
 }

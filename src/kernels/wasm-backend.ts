@@ -20,6 +20,7 @@ const DEFAULT_MEMORY_MB = 1024;
 const MEMORY_ENV = 'DIN_WASM_MEMORY_MB';
 const RELAXED_ENV = 'DIN_WASM_RELAXED';
 
+/** Options of the WASM backend (`createBackend('wasm' | 'auto', opts)`; ignored by the JS backends). */
 export interface WasmBackendOptions {
   /** 'auto' (default): relaxed SIMD where supported; true: require it; false: plain SIMD. Env DIN_WASM_RELAXED=0|1
    * overrides 'auto'. */

@@ -3,6 +3,7 @@
  * Mann–Whitney statistic with average ranks. O(n log n): positives and negatives are sorted separately (native
  * typed-array sort) and merged. Labels ≥ 0.5 are positives. Returns NaN when a class is missing or a score is NaN.
  */
+/** Any array-like of numbers (a plain array or a typed array): what the metrics take as scores, labels and users. */
 export type Numbers = ArrayLike<number>;
 
 /** AUC from ascending-sorted positive and negative scores (the merge step shared with GAUC). */
@@ -23,6 +24,12 @@ export function aucFromSorted(pos: Float64Array, neg: Float64Array): number {
   return sum / P / N;
 }
 
+/**
+ * Exact ROC AUC: P(score of a random positive > score of a random negative), ties counting 1/2 (the Mann–Whitney
+ * statistic), in O(n log n). Scores can be logits or probabilities (only their order matters); labels ≥ 0.5 are
+ * positives. With `weights`, each (positive, negative) pair counts w_pos·w_neg. Returns NaN when a class is missing or
+ * a score is NaN; throws when the lengths differ.
+ */
 export function auc(scores: Numbers, labels: Numbers, weights?: Numbers): number {
   const n = scores.length;
   if (labels.length !== n) throw new Error(`auc: ${n} scores but ${labels.length} labels`);

@@ -5,7 +5,9 @@
  */
 import { aucFromSorted, type Numbers } from './auc.js';
 
+/** What {@link gauc} returns: the score and which users it covers. */
 export interface GaucResult {
+  /** The weighted mean of the per-user AUCs; NaN when no user has both classes or a score is NaN. */
   gauc: number;
   /** Users with both classes (the ones averaged). */
   users: number;
@@ -15,10 +17,17 @@ export interface GaucResult {
   weight: number;
 }
 
+/** Options of {@link gauc}. */
 export interface GaucOptions {
+  /** w_u of a user: its number of samples (`impressions`, the default and the paper's) or of positives (`clicks`). */
   weightBy?: 'impressions' | 'clicks';
 }
 
+/**
+ * Group AUC (DIN paper eq. 6): the AUC of each user's samples, averaged with weight w_u over the users who have both
+ * classes; the others are skipped and counted. `users` holds any numeric user key per sample (typically SampleSet
+ * user indices). Labels ≥ 0.5 are positives. Throws when the three lengths differ.
+ */
 export function gauc(scores: Numbers, labels: Numbers, users: Numbers, opts: GaucOptions = {}): GaucResult {
   const n = scores.length;
   if (labels.length !== n || users.length !== n) {

@@ -7,10 +7,15 @@ export { gauc, type GaucOptions, type GaucResult } from './gauc.js';
 export { logloss, loglossFromProbs } from './logloss.js';
 export { relaImpr } from './relaimpr.js';
 
+/** Metrics of one pass of a model over a sample set (see `evaluate`). */
 export interface EvalResult {
+  /** AUC over all samples; NaN when one class is missing. */
   auc: number;
+  /** Impression-weighted GAUC over the users with both classes; NaN when there are none. */
   gauc: number;
+  /** Mean binary cross-entropy of the logits (natural log). */
   logloss: number;
+  /** Samples evaluated. */
   samples: number;
   /** Users averaged in GAUC (both classes present). */
   gaucUsers: number;

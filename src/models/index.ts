@@ -21,6 +21,11 @@ export function modelContext(model: Model): ModelContext | undefined {
   return contexts.get(model);
 }
 
+/**
+ * Builds an untrained model of kind `config.model` on `ctx.backend`, with weights initialized from `ctx.seed`. Use it
+ * rather than the model classes: it records the context, which data-parallel training needs to replicate the model.
+ * Throws on an unknown kind or an invalid config (the message names the field).
+ */
 export function createModel(config: ModelConfig, ctx: ModelContext): Model {
   const model = makeModel(config, ctx);
   contexts.set(model, ctx);

@@ -3,11 +3,24 @@ import type { Param } from '../nn/param.js';
 import type { Batch, ItemCatalog } from '../data/types.js';
 import type { SampleField } from '../data/fields.js';
 
+/**
+ * How a forward pass runs. `'train'`: Dice normalizes with the batch's own mean and variance and updates its moving
+ * averages, and the pass can be followed by `backward`. `'eval'`: Dice uses the moving averages and no state changes,
+ * so a sample's output does not depend on the rest of its batch (evaluation, prediction, serving).
+ */
 export type Mode = 'train' | 'eval';
+/** Activation of the MLP hidden layers: PReLU, or Dice (paper eq. 8–9: PReLU with a data-adaptive rectifier point). */
 export type Activation = 'prelu' | 'dice';
+/** Activation of the local activation unit's hidden layers: those of {@link Activation}, or a plain sigmoid. */
 export type AttentionActivation = 'prelu' | 'dice' | 'sigmoid';
 
+/**
+ * The model families of the paper's comparison: `lr` (logistic regression over the ids), `base` (Embedding&MLP with
+ * sum/avg pooling of the behaviours), `wide-deep`, `pnn` and `deepfm` (Base plus a wide, product or FM part), and
+ * `din` (Base with the local activation unit instead of pooling).
+ */
 export type ModelKind = 'lr' | 'base' | 'wide-deep' | 'pnn' | 'deepfm' | 'din';
+/** Every {@link ModelKind}, in the order of the paper's comparison (what `createModel` accepts). */
 export const MODEL_KINDS: readonly ModelKind[] = ['lr', 'base', 'wide-deep', 'pnn', 'deepfm', 'din'];
 
 /** Default size of the hashed cross-product table of Wide&Deep. */
@@ -15,6 +28,10 @@ export const DEFAULT_WIDE_BUCKETS = 2 ** 20;
 /** Upper bound on wideBuckets (a 1-dim table of that many rows plus its optimizer state must fit in memory). */
 export const MAX_WIDE_BUCKETS = 2 ** 26;
 
+/**
+ * A model's architecture: its kind, embedding and layer widths, activations and attention. Stored as `config` in a
+ * checkpoint's model.json, so a checkpoint rebuilds the same network.
+ */
 export interface ModelConfig {
   /** lr ignores every embedding/MLP field; the other models share them so the comparison is fair. */
   model: ModelKind;
@@ -28,6 +45,7 @@ export interface ModelConfig {
   activation: Activation;
   /** DIN local activation unit hidden widths. Paper: [80, 40]. */
   attentionHidden: number[];
+  /** Activation of the local activation unit's hidden layers (DIN only). */
   attentionActivation: AttentionActivation;
   /** 'none' = the paper (raw weights, interest intensity kept); 'softmax' = the original code (masked softmax). */
   attentionNorm: 'none' | 'softmax';
@@ -46,6 +64,11 @@ export interface ModelConfig {
   wideAttrCross?: boolean;
 }
 
+/**
+ * Defaults of every {@link ModelConfig} field but `model`: 32-wide goods and attribute embeddings, the paper's MLP
+ * [200, 80] and attention unit [80, 40], PReLU everywhere, raw attention weights (no softmax), sum pooling and an item
+ * bias. The optional fields are absent (`mlpInput` 'concat', wide-deep's defaults).
+ */
 export const DEFAULT_MODEL_CONFIG: Omit<ModelConfig, 'model'> = {
   goodsDim: 32,
   attrDim: 32,
@@ -60,13 +83,22 @@ export const DEFAULT_MODEL_CONFIG: Omit<ModelConfig, 'model'> = {
 
 /** The attention weights of the last forward pass (DIN only): weights[b*T + t], 0 on padded positions. */
 export interface AttentionWeights {
+  /** B·T weights, row-major: weights[b*T + t] is behaviour t of sample b. A view the next forward overwrites. */
   weights: Float;
+  /** Samples in the batch. */
   B: number;
+  /** History positions per sample: the batch's padded history length. */
   T: number;
 }
 
+/**
+ * A CTR model: parameters on one backend, a forward pass from a batch to logits and its backward pass. Made by
+ * `createModel`; trained by `trainModel` (or `train()`), saved as a checkpoint, served by `RankingEngine`.
+ */
 export interface Model {
+  /** The architecture it was built with. */
   readonly config: ModelConfig;
+  /** The backend its parameters, buffers and outputs live on. */
   readonly backend: Backend;
   /** Trainable parameters, stable order and unique names (used as safetensors keys). */
   params(): Param[];
@@ -84,8 +116,14 @@ export interface Model {
 
 /** Everything a model factory needs. */
 export interface ModelContext {
+  /** Backend the parameters, buffers and workspaces are allocated on. */
   backend: Backend;
+  /**
+   * The item catalog the tables are sized from: items, their attribute bags, the goods-id rows (goods filter / OOV row)
+   * and item fields. Batches must use the same item ids.
+   */
   catalog: Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows' | 'goodsOov' | 'itemFields'>;
+  /** Seed of the parameter initialization: the same config, catalog and seed give the same initial weights. */
   seed: number;
   /** User-profile and context fields of the data (Dataset.sampleFields): each gets a table; absent = none. */
   sampleFields?: readonly SampleField[];

@@ -7,10 +7,19 @@
  * view's byteOffset and `subarray` views work as sub-matrices. Arrays passed to a backend must come from that
  * backend's `alloc`/`allocInt` (or be subarrays of them). All matrices are row-major and contiguous.
  */
+
+/** A backend's float array: Float32Array on float32 backends (WASM, `js-f32`), Float64Array on `js`. */
 export type Float = Float32Array | Float64Array;
 
+/**
+ * The numeric kernels a model runs on (`JsBackend`: plain TS, the float64 reference; `WasmBackend`: float32 SIMD).
+ * Arrays passed to a backend must come from its own `alloc`/`allocInt` (or be subarrays of them). Made by
+ * `createBackend`.
+ */
 export interface Backend {
+  /** Which implementation: `js-f64`, `js-f32`, `wasm-simd` or `wasm-relaxed-simd`. */
   readonly name: string;
+  /** Element type of the float arrays it allocates and computes in (float32 for WASM and `js-f32`). */
   readonly dtype: 'float32' | 'float64';
   /** A zero-filled float array of n elements owned by this backend. */
   alloc(n: number): Float;
@@ -104,6 +113,7 @@ export interface Backend {
  * slots); pass it only to that backend.
  */
 export interface DiceStats {
+  /** Channels C of the Dice layer it belongs to. */
   readonly channels: number;
   /**
    * The first 4C values have one layout in every backend: [0, C) mean slots, [C, 2C) var slots (1/sqrt(var + ε) after a

@@ -2,6 +2,11 @@ import type { Backend } from './backend.js';
 import { JsBackend } from './js-backend.js';
 import { WasmBackend, resolveVariant, simdSupported, type WasmBackendOptions } from '../kernels/wasm-backend.js';
 
+/**
+ * Which backend `createBackend` makes: `wasm` (float32 SIMD kernels, the fast path), `js` (float64 reference),
+ * `js-f32` (plain TS in float32) or `auto` (env `DIN_BACKEND` if set, else `wasm` where the engine has WASM SIMD,
+ * else `js-f32`).
+ */
 export type BackendKind = 'wasm' | 'js' | 'js-f32' | 'auto';
 
 const KINDS: readonly BackendKind[] = ['wasm', 'js', 'js-f32', 'auto'];

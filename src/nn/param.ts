@@ -35,10 +35,18 @@ export interface SparseRows {
  */
 export type RowCounter = (set: SampleSet, maxHistory: number) => Float64Array;
 
+/**
+ * A trainable tensor of a model: its values and gradient on the model's backend. Dense params have a gradient of the
+ * same size; embedding tables (`sparse`) keep a compact gradient of the rows used this step.
+ */
 export interface Param {
+  /** Unique, stable name (e.g. `att.0.weight`): the tensor's key in weights.safetensors. */
   name: string;
+  /** Dimensions, row-major: [rows, dim] for embedding tables, [in, out] for linear weights. */
   shape: number[];
+  /** The values (length = product of `shape`), updated in place by the optimizer. */
   value: Float;
+  /** Gradient: same size as `value` when dense; for sparse params `sparse.count` compact rows of `shape[1]` values. */
   grad: Float;
   /** Present for embedding tables: gradient is compact (rows.count × shape[1]). */
   sparse?: SparseRows;

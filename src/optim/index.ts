@@ -3,6 +3,10 @@ import { Adam } from './adam.js';
 import type { Optimizer } from './optimizer.js';
 import { Sgd } from './sgd.js';
 
+/**
+ * `sgd`: plain w ← w − lr·g (the paper's Amazon setting, lr 1.0). `adam`: Adam with β = (0.9, 0.999), ε = 1e-8,
+ * lazy on embedding tables (a row's moments move only when the row is in the batch).
+ */
 export type OptimizerName = 'sgd' | 'adam';
 export { Adam, Sgd };
 export type { Optimizer };

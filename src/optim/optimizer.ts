@@ -6,7 +6,13 @@ import type { Param } from '../nn/param.js';
  * the rows present in this step's compact gradient, so a step costs O(rows in the batch), never O(table size).
  */
 export interface Optimizer {
+  /** The {@link OptimizerName} it was made from (`createOptimizer`); data-parallel replicas are made from it. */
   readonly name: string;
+  /**
+   * One update of every param in place from its current gradient, at learning rate `lr`; sparse params only on their
+   * compact rows. Stateful optimizers (Adam) keep their moments per Param object and count steps, so pass the same
+   * Param objects every step.
+   */
   step(params: Param[], lr: number): void;
 }
 

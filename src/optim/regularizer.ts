@@ -21,7 +21,14 @@
 import type { SampleSet } from '../data/types.js';
 import type { Param } from '../nn/param.js';
 
+/**
+ * The regularizers of the paper's §6.5 comparison: `mba` (mini-batch-aware L2 on the embedding rows in the batch,
+ * scaled by 1/n_j), `difacto` (the same without the frequency scaling), `l2` (every row of every table, every step),
+ * `dropout` (drops a fraction of each training sample's behaviour ids), `filter` (keeps only the most frequent goods
+ * ids) and `none`.
+ */
 export type RegName = 'none' | 'l2' | 'difacto' | 'mba' | 'dropout' | 'filter';
+/** Every {@link RegName} (what `TrainOptions.reg` and `din train --reg` accept). */
 export const REG_NAMES: readonly RegName[] = ['none', 'l2', 'difacto', 'mba', 'dropout', 'filter'];
 
 /** Regularizers with a λ. */

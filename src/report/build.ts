@@ -14,12 +14,13 @@ import { movieLensLayout, movieLensSourceFiles, readMovieLensMovies } from '../d
 import type { Batch, Dataset, ItemCatalog } from '../data/types.js';
 import type { Backend } from '../nn/backend.js';
 import type { Model } from '../models/model.js';
-import { loadCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
+import { loadCheckpoint, type CheckpointInfo } from '../checkpoint/checkpoint.js';
 import { regDisplay, type CompareResult } from '../train/compare.js';
 import type { RunMetrics } from '../train/run.js';
 import { Rng } from '../util/rng.js';
 import type { AttentionCandidate, AttentionView, CurveSeries, EmbeddingMap, NamedItem, Note, ReportData, TableRow } from './types.js';
 
+/** Options of {@link renderReport} (`din report`): give `run`, `compare` or both. */
 export interface ReportOptions {
   /** A `din train --out` directory (metrics.json, and model.json + weights for the attention and embedding views). */
   run?: string;
@@ -27,6 +28,7 @@ export interface ReportOptions {
   compare?: string;
   /** Raw key of the test user to show; default: one sampled with `seed`. */
   user?: string;
+  /** Seed of the sampled user (when `user` is not given) and of the embedding map's UMAP layout (default 1). */
   seed?: number;
   /** Points of the embedding map, at most (default 600). */
   maxPoints?: number;
@@ -34,7 +36,9 @@ export interface ReportOptions {
   categories?: number;
   /** Candidates besides the user's test positive and negative (default 3). */
   others?: number;
+  /** Backend the run's checkpoint is loaded on (default: `createBackend()`). */
   backend?: Backend;
+  /** Receives progress lines, e.g. which user was picked (default: discarded). */
   log?: (line: string) => void;
 }
 

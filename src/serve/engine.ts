@@ -24,7 +24,7 @@ import type { SampleField } from '../data/fields.js';
 import type { Model } from '../models/model.js';
 import { InterestModel } from '../models/interest-model.js';
 import { DinModel } from '../models/din.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint } from '../checkpoint/checkpoint.js';
 import type { RankCandidate, RankedCandidate, RankRequest, RankResponse } from './types.js';
 import { MAX_CATEGORY_VALUES, RequestEncoder, type RequestMeta } from './engine-request.js';
 import { InterestScorer } from './engine-interest.js';
@@ -34,6 +34,7 @@ import type { ValueLookup } from './engine-vocab.js';
 export const DEFAULT_MAX_CANDIDATES = 1000;
 export const DEFAULT_MAX_BEHAVIORS = 1000;
 
+/** Options of {@link RankingEngine.load} (and, without `backend`, of `fromTrained` and `fromModel`). */
 export interface EngineOptions {
   /** Numeric backend (default: createBackend(), the WASM one where available). */
   backend?: Backend;
@@ -50,8 +51,10 @@ export interface EngineOptions {
 
 /** What the engine needs besides the model (a checkpoint's model.json gives all of it). */
 export interface EngineMeta {
+  /** The item catalog the model was built with (after the goods filter / OOV row): raw ids → table rows. */
   catalog: ItemCatalog;
-  sampleFields?: SampleField[];
+  /** User-profile and context fields with their vocabularies, in the model's order (absent: none). */
+  sampleFields?: readonly SampleField[];
   /** Behaviours kept (most recent); ≤ 0 / absent: maxBehaviors. */
   maxHistory?: number;
   /** Identifies the weights; default: a hash of the parameters. */
@@ -60,34 +63,63 @@ export interface EngineMeta {
   datasetFormat?: string;
 }
 
+/** A model with what serving needs besides its weights (a `TrainedModel` is one). */
+export interface ServableModel extends EngineMeta {
+  /** The model to serve (not to be trained further while it serves). */
+  readonly model: Model;
+}
+
 /** One field of the request, for GET /v1/schema. */
 export interface FieldInfo {
   /** Where it goes in a request, e.g. "candidates[].fields.shop_id", "user.profile.gender". */
   path: string;
+  /** The field's name (its key in the request's `fields` / `profile` / `context` map). */
   name: string;
   /** Rows of its table (goods id: catalog items). */
   vocabulary: number;
   /** Whether values never seen in training get a trained row (OOV or hash bucket) rather than zeros. */
   oov: boolean;
+  /** True when the table is hashed: every value maps to a bucket, so there is no list of known values. */
   hashed?: boolean;
+  /** Up to 3 values the model knows (none for hashed tables). */
   examples: string[];
 }
 
+/** The request format a model accepts: what {@link RankingEngine.describe} returns and GET /v1/schema serves. */
 export interface EngineSchema {
+  /** Model kind, e.g. "din". */
   model: string;
+  /** The loaded weights' version (see {@link RankingEngine.modelVersion}). */
   modelVersion: string;
   /** Whether `explain` returns attention weights (DIN). */
   explain: boolean;
   /** Behaviours used per request (the most recent). */
   maxHistory: number;
-  limits: { maxCandidates: number; maxBehaviors: number; maxHistory: number; maxCategoryValues: number };
-  user: { profile: FieldInfo[] };
+  /** Size limits of a request. */
+  limits: {
+    /** Most candidates per request. */
+    maxCandidates: number;
+    /** Most behaviours per request (more is refused). */
+    maxBehaviors: number;
+    /** Behaviours used: the most recent this many. */
+    maxHistory: number;
+    /** Most values in one `category` bag. */
+    maxCategoryValues: number;
+  };
+  /** Fields of `user`. */
+  user: {
+    /** User-profile fields (`user.profile.<name>`). */
+    profile: FieldInfo[];
+  };
+  /** Context fields (`context.<name>`). */
   context: FieldInfo[];
+  /** Fields of an item (a candidate or a behaviour). */
   item: {
     /** The goods id; `vocabulary` is the number of catalog items (known ids use the catalog's attributes/fields). */
     id: FieldInfo;
     /** The category / attribute bag of items not in the catalog (null: the model has none). */
     category: FieldInfo | null;
+    /** Item fields (`fields.<name>`) of items not in the catalog. */
     fields: FieldInfo[];
   };
   /** A valid request built from catalog keys. */
@@ -118,18 +150,33 @@ function paramsHash(model: Model): string {
   return h.digest('hex').slice(0, 12);
 }
 
+/**
+ * Ranks candidates with one trained model: raw ids in (mapped through the model's vocabularies), click probabilities,
+ * eCPM and, for DIN, attention weights out. Made by {@link RankingEngine.load} (a checkpoint directory),
+ * {@link RankingEngine.fromTrained} or {@link RankingEngine.fromModel}. Not re-entrant: one call at a time.
+ */
 export class RankingEngine {
+  /** Model kind (`config.model`), e.g. "din". */
   readonly modelName: string;
+  /**
+   * Identifies the weights: from a checkpoint, a hash of weights.safetensors and the checkpoint's `createdAt`; in
+   * memory, the given `modelVersion` or a hash of the parameters and buffers ending in "-memory".
+   */
   readonly modelVersion: string;
+  /** Behaviours used per request (the most recent): the training `maxHistory` capped at `maxBehaviors`, else that. */
   readonly maxHistory: number;
+  /** Most candidates per request (default 1000). */
   readonly maxCandidates: number;
+  /** Most behaviours a request may carry (default 1000); longer histories are refused. */
   readonly maxBehaviors: number;
+  /** The served model. */
   readonly model: Model;
+  /** The model's backend. */
   readonly backend: Backend;
   /** 'fast' (Base / DIN) or 'generic'. */
   readonly path: 'fast' | 'generic';
   private readonly catalog: ItemCatalog;
-  private readonly sampleFields: SampleField[];
+  private readonly sampleFields: readonly SampleField[];
   private readonly enc: RequestEncoder;
   private readonly fast: InterestScorer | null;
   private readonly generic: GenericScorer | null;
@@ -150,6 +197,14 @@ export class RankingEngine {
       modelVersion: `${hash}-${info.createdAt}`,
       datasetFormat: info.dataset?.format,
     }, { ...opts, backend });
+  }
+
+  /**
+   * An engine over a trained model in memory: a `TrainedModel` from `train()` or `TrainedModel.load` (anything with
+   * the model and its catalog, sample fields and maxHistory). The model must not be trained further while it serves.
+   */
+  static fromTrained(trained: ServableModel, opts: Omit<EngineOptions, 'backend'> = {}): RankingEngine {
+    return new RankingEngine(trained.model, trained, { ...opts, backend: trained.model.backend });
   }
 
   /** An engine over a model in memory (the model must not be trained further while the engine serves it). */
@@ -195,6 +250,15 @@ export class RankingEngine {
     } finally {
       this.one[0] = undefined as unknown as RankRequest;
     }
+  }
+
+  /**
+   * Ranks one request and returns, for every returned candidate, the attention weight of each behaviour used (the
+   * paper's Fig. 5 as data: raw weights, no softmax unless the model was trained with it). Models without attention
+   * answer as {@link RankingEngine.rank} does.
+   */
+  explain(req: RankRequest): RankResponse {
+    return this.rank({ ...req, explain: true });
   }
 
   /**

@@ -9,6 +9,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { RankRequest } from './types.js';
 
+/** Size limits of a request, enforced alike by the HTTP schema, `din rank` and the engine. */
 export interface RequestLimits {
   /** Most candidates per request. */
   maxCandidates: number;

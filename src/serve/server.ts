@@ -28,23 +28,35 @@ import type { BackendKind } from '../nn/backends.js';
 
 /** What the server needs of an engine (RankingEngine of src/serve/engine.ts; test doubles). */
 export interface ServedEngine {
+  /** Model kind, shown by /healthz and the metrics. */
   readonly modelName: string;
+  /** Identifies the loaded weights (reported by /healthz and in a reload's answer). */
   readonly modelVersion: string;
   /** Batches it ranks at once (a worker pool); default 1. */
   readonly capacity?: number;
   /** Releases what it holds (worker threads) once its in-flight work is done; called after a swap and on close. */
   close?(): Promise<void>;
+  /** Ranks one request; throws an Error naming the bad field for input it cannot rank (the server answers 400). */
   rank(req: RankRequest): RankResponse | Promise<RankResponse>;
+  /** Ranks a micro-batch of requests; answers in request order. */
   rankMany(reqs: RankRequest[]): RankResponse[] | Promise<RankResponse[]>;
+  /** The request format it accepts, served (with the JSON schema) by GET /v1/schema. */
   describe(): unknown;
 }
 
+/**
+ * Turns a checkpoint directory into an engine (`ServerOptions.loadEngine`): called at start and on every reload, with
+ * the server's request limits.
+ */
 export type EngineLoader = (modelDir: string, limits: RequestLimits) => ServedEngine | Promise<ServedEngine>;
 
+/** Options of {@link RankingServer.create} (`din serve`). */
 export interface ServerOptions {
   /** Checkpoint directory (`din train --out`). */
   model: string;
+  /** Most candidates per request (default 1000); more is a 400. */
   maxCandidates?: number;
+  /** Most behaviours per request (default 1000); more is a 400. */
   maxBehaviors?: number;
   /** Micro-batching (default on); off ranks each request on its own as it arrives. */
   batching?: boolean;
@@ -65,21 +77,34 @@ export interface ServerOptions {
    * checkpoint and up to N micro-batches are ranked at once (./engine-pool.ts); `workerBackend` picks their backend.
    */
   workers?: number;
+  /** Backend of the worker engines (with `workers` > 1; default 'auto'). `backend` does not apply to them. */
   workerBackend?: BackendKind;
   /** How a checkpoint becomes an engine (default: RankingEngine.load). */
   loadEngine?: EngineLoader;
   /** fastify/pino logger options, or false (default). */
-  logger?: boolean | { level?: string; stream?: NodeJS.WritableStream };
+  logger?: boolean | {
+    /** pino level, e.g. "info", "warn". */
+    level?: string;
+    /** Where log lines go (default: stdout). */
+    stream?: NodeJS.WritableStream;
+  };
   /** Export Node process metrics (RSS, event-loop lag, GC) on /metrics (default true). */
   processMetrics?: boolean;
 }
 
+/** What {@link RankingServer.reload} resolves to (and POST /admin/reload answers). */
 export interface ReloadResult {
+  /** Model kind of the new engine. */
   model: string;
+  /** Version of the new engine's weights. */
   modelVersion: string;
+  /** Version of the engine it replaced. */
   previousVersion: string;
+  /** The checkpoint directory loaded. */
   modelDir: string;
+  /** Whether the version differs from the previous one (false: the same weights were loaded again). */
   changed: boolean;
+  /** Time the load took, in seconds. */
   seconds: number;
 }
 
@@ -94,10 +119,18 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * The HTTP ranking service of `din serve`: POST /v1/rank, GET /v1/schema, GET /healthz, GET /metrics (Prometheus) and
+ * POST /admin/reload, with micro-batching, hot reload and graceful shutdown. Made by {@link RankingServer.create}.
+ */
 export class RankingServer {
+  /** The fastify app with the routes registered (`listen` serves it; `app.inject` runs requests in-process). */
   readonly app: FastifyInstance;
+  /** @internal The Prometheus metrics behind `/metrics`. */
   readonly metrics: ServeMetrics;
+  /** @internal The micro-batcher (absent with batching off). */
   readonly batcher: MicroBatcher | undefined;
+  /** The request limits in force: the request schema checks them and every loaded engine gets them. */
   readonly limits: RequestLimits;
   private current: ServedEngine;
   private dir: string;
@@ -214,6 +247,7 @@ export class RankingServer {
     return this.closing;
   }
 
+  /** The server's logger (fastify's pino instance; silent unless the `logger` option enables it). */
   get log(): FastifyBaseLogger {
     return this.app.log;
   }

@@ -12,24 +12,35 @@
  * vocabulary (unknown values → OOV row, or zeros for tables without one).
  */
 export interface RankItem {
+  /**
+   * Goods id (the dataset's item key). A known id takes the catalog's attributes and fields; an unknown one takes the
+   * goods table's OOV row or hash bucket when it has one, else adds zeros.
+   */
   id?: string | number;
+  /** Attribute value, or the attribute bag, of an item not in the catalog (ignored for known ids). */
   category?: string | number | Array<string | number>;
+  /** Item-field values by field name, for an item not in the catalog; a name the model lacks is an error. */
   fields?: Record<string, string | number>;
 }
 
+/** A candidate to rank: an item, with a bid when ranking by eCPM. */
 export interface RankCandidate extends RankItem {
   /** Bid for eCPM = ctr^alpha · bid. */
   bid?: number;
 }
 
+/** One ranking request: a user (behaviours, profile), the context and the candidates to score. */
 export interface RankRequest {
+  /** The user; absent: no behaviours and no profile (a cold user). */
   user?: {
+    /** The caller's user key: accepted, not used for scoring (the models have no user-id feature). */
     id?: string | number;
     /** User-profile fields (e.g. gender, age_level), by field name. */
     profile?: Record<string, string | number>;
     /** Behaviours, oldest first, most recent last. */
     behaviors?: RankItem[];
   };
+  /** The candidates to score: at most maxCandidates (the HTTP schema also requires at least one). */
   candidates: RankCandidate[];
   /** Context fields (e.g. pid, hour), by field name. */
   context?: Record<string, string | number>;
@@ -41,24 +52,34 @@ export interface RankRequest {
   topK?: number;
 }
 
+/** One scored candidate of a {@link RankResponse}. */
 export interface RankedCandidate {
   /** Position of the candidate in the request. */
   index: number;
+  /** The candidate's `id` as sent (absent when it had none). */
   id?: string | number;
+  /** Predicted click probability: sigmoid of the model's logit. */
   ctr: number;
   /** ctr^alpha · bid; present when the candidate has a bid. */
   ecpm?: number;
   /** 1-based rank (by ecpm when every candidate has a bid, else by ctr). */
   rank: number;
-  /** With explain (DIN): weight of each behaviour used (same order as the used behaviours), no softmax. */
+  /**
+   * With explain (DIN): weight of each behaviour used (same order as the used behaviours): the raw scores, or their
+   * masked softmax when the model was trained with `attentionNorm` 'softmax'.
+   */
   attention?: number[];
 }
 
+/** The answer to a {@link RankRequest}. */
 export interface RankResponse {
+  /** Model kind, e.g. "din". */
   model: string;
   /** Identifies the loaded checkpoint (changes on reload). */
   modelVersion: string;
+  /** `ecpm` when every candidate has a bid, else `ctr`. */
   rankedBy: 'ecpm' | 'ctr';
+  /** Best first; only the best `topK` when the request set it. */
   candidates: RankedCandidate[];
   /** Behaviours used (after truncation to the most recent maxHistory). */
   behaviorsUsed: number;

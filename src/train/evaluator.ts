@@ -16,6 +16,10 @@ export function predict(model: Model, set: SampleSet, opts: { batchSize: number;
   return out;
 }
 
+/**
+ * GAUC (impression-weighted, grouped by user), AUC and log loss of a model on one sample set, from logits computed in
+ * eval mode. Pass the training `maxHistory` to measure what the model was trained to see.
+ */
 export function evaluateModel(model: Model, set: SampleSet, opts: { batchSize: number; maxHistory: number }): EvalResult {
   const logits = predict(model, set, opts);
   return evaluate(logits, set.labels, set.users);

@@ -5,11 +5,21 @@ import cliProgress from 'cli-progress';
  * (CI, pipes), so logs stay short. `quiet` silences everything.
  */
 export interface Progress {
+  /** Begins a task of `total` units (samples), shown under `label`. */
   start(total: number, label: string): void;
+  /**
+   * Reports `done` units finished so far (a running total, not an increment) and extra values to show (the live bar
+   * shows `loss`; plain lines show them all).
+   */
   update(done: number, extra?: Record<string, string | number>): void;
+  /** Ends the task (removes the live bar). */
   stop(): void;
 }
 
+/**
+ * A {@link Progress} writing to `stream` (default stderr): a live bar on a TTY (unless env `CI` is set), otherwise a
+ * plain line at 25 %, 50 % and 75 % of each task; nothing at all with `quiet`.
+ */
 export function createProgress(opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   if (opts.quiet) return { start() {}, update() {}, stop() {} };

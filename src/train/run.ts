@@ -1,12 +1,10 @@
-import { join } from 'node:path';
 import { validationSplit, validationSplitSet } from '../data/split.js';
 import { isSharded, mapShards, type ShardedDataset } from '../data/shards.js';
 import type { Dataset, SampleSet } from '../data/types.js';
 import type { Backend } from '../nn/backend.js';
 import { createModel } from '../models/index.js';
 import type { Model, ModelConfig } from '../models/model.js';
-import { writeJsonAtomic } from '../util/fs.js';
-import { catalogToJson, saveCheckpoint } from './checkpoint.js';
+import { TrainedModel } from './trained-model.js';
 import { evaluateSource, type EvalResult, type EvalSource } from './evaluator.js';
 import type { Progress } from './progress.js';
 import { testSource, trainModel, trainSize, trainSource, type EpochRecord, type RegularizationRecord, type TrainData, type TrainOptions } from './trainer.js';
@@ -15,33 +13,58 @@ import type { ItemCatalog } from '../data/types.js';
 
 /** The contents of DIR/metrics.json. */
 export interface RunMetrics {
+  /** Model kind (`config.model`), e.g. "din". */
   model: string;
+  /** Short name of the dataset, e.g. "amazon-beauty". */
   dataset: string;
+  /** Name of the backend it trained on, e.g. "wasm-relaxed-simd". */
   backend: string;
   /** The split `test` was computed on: "test", or "validation" when trained with a validation split. */
   evaluatedOn: string;
+  /** Metrics of the kept weights (`bestEpoch`) on the split named by `evaluatedOn`. */
   test: EvalResult;
+  /** Summary of the training. */
   train: {
+    /** Samples trained on per epoch (without the held-out validation samples, unless refit). */
     samples: number;
     /** Training samples held out for early stopping (0 without it, or after a refit on all of them). */
     validationSamples: number;
     /** Training time, including the epoch-selection phase when refitting. */
     seconds: number;
+    /** Training throughput of the final training (the refit's, when refitting). */
     samplesPerSecond: number;
+    /**
+     * The `epochs` option as given: an upper bound. The epochs actually run are `history.length` (and, with refit,
+     * `selection.history.length`).
+     */
     epochs: number;
   };
+  /** One record per epoch of the final training (with refit: of the refit on all training data). */
   history: EpochRecord[];
   /** The epoch whose weights were kept (early stopping on the validation split), 1-based. */
   bestEpoch: number;
+  /** Whether early stopping ended training before `options.epochs` (with refit: the selection phase). */
   stoppedEarly: boolean;
   /** With refit: the early-stopping phase on the validation split that chose the epoch count. */
-  selection?: { history: EpochRecord[]; bestEpoch: number; stoppedEarly: boolean; seconds: number };
+  selection?: {
+    /** Its epochs, validation metrics included. */
+    history: EpochRecord[];
+    /** The epoch with the best validation GAUC, 1-based: the refit's epoch count. */
+    bestEpoch: number;
+    /** Whether it stopped before `options.epochs`. */
+    stoppedEarly: boolean;
+    /** Its training time in seconds (evaluation not included). */
+    seconds: number;
+  };
   /** The regularizer and what it did (dropout counts, the goods filter's size). */
   regularization: RegularizationRecord;
+  /** Rows or lines skipped while reading the data, by reason. */
   skipped: Record<string, number>;
   /** A few messages of skipped rows (file:line: what was expected). */
   skippedExamples?: string[];
+  /** The model's architecture. */
   config: ModelConfig;
+  /** The training options the run used. */
   options: TrainOptions;
 }
 
@@ -113,7 +136,7 @@ function carveValidation(data: TrainData): { train: TrainData; valid: EvalSource
 }
 
 /** Train a model, evaluate it on the test split, and (with `out`) save checkpoint + metrics.json. */
-export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics } {
+export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics; trained: TrainedModel } {
   const { data, config, options, backend } = spec;
   const build = (train: TrainData) => {
     const catalog = modelCatalog(data.catalog, trainSource(train), options);
@@ -171,21 +194,14 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics 
     config,
     options,
   };
-  if (spec.out) {
-    saveCheckpoint(spec.out, model, {
-      train: { ...options },
-      dataset: {
-        name: data.name,
-        format: data.format,
-        path: spec.dataPath,
-        buildOptions: data.buildOptions,
-        skipped: data.skipped,
-      },
-      catalog: catalogToJson(built.catalog),
-      ...(data.sampleFields?.length ? { sampleFields: data.sampleFields.map((f) => ({ ...f })) } : {}),
-      metrics: { test, train: metrics.train },
-    });
-    writeJsonAtomic(join(spec.out, 'metrics.json'), metrics);
-  }
-  return { model, metrics };
+  const trained = new TrainedModel({
+    model,
+    catalog: built.catalog,
+    sampleFields: data.sampleFields,
+    trainOptions: { ...options },
+    dataset: { name: data.name, format: data.format, path: spec.dataPath, buildOptions: data.buildOptions, skipped: data.skipped },
+    metrics,
+  });
+  if (spec.out) trained.save(spec.out);
+  return { model, metrics, trained };
 }

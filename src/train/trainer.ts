@@ -11,10 +11,15 @@ import { concatSets, isSharded, testParts, trainParts, type ShardedDataset } fro
 import { createProgress, type Progress } from './progress.js';
 import { DataParallel } from './data-parallel.js';
 
+/** Options of {@link trainModel}; {@link DEFAULT_TRAIN_OPTIONS} has a value for each required one. */
 export interface TrainOptions {
+  /** Epochs to train (at most: early stopping can end sooner). */
   epochs: number;
+  /** Samples per training step; the loss is their mean. */
   batchSize: number;
+  /** `adam` or `sgd`. */
   optimizer: OptimizerName;
+  /** Learning rate of the first epoch (Adam: 0.001 by default; the paper's SGD setting is 1.0). */
   lr: number;
   /** Learning rate of epoch e is lr · lrDecay^e. */
   lrDecay: number;
@@ -22,7 +27,12 @@ export interface TrainOptions {
   clipNorm: number;
   /** Histories are truncated to the most recent maxHistory behaviours. */
   maxHistory: number;
+  /**
+   * Seed of the batch order, the shard order and the behaviour dropout. The model is already initialized here (from
+   * `ModelContext.seed`; `train()` and `runTraining` pass this same value).
+   */
   seed: number;
+  /** Samples per forward pass when evaluating; eval mode does not depend on the batch, so only speed and memory do. */
   evalBatchSize: number;
   /**
    * Early stopping: stop after this many epochs without a better validation GAUC and keep the best epoch's weights
@@ -33,7 +43,7 @@ export interface TrainOptions {
   refit: boolean;
   /**
    * Regularizer (see src/optim/regularizer.ts): none | l2 | difacto | mba | dropout | filter. `filter` changes the
-   * model's goods vocabulary, so it is applied where the model is built ({@link runTraining}), not here.
+   * model's goods vocabulary, so it is applied where the model is built (`train()`, `runTraining`), not here.
    */
   reg: RegName;
   /** λ of mba / difacto / l2 (default {@link DEFAULT_LAMBDA} of the chosen reg). */
@@ -86,6 +96,10 @@ export function defaultLearningRate(optimizer: 'adam' | 'sgd', model: string): n
   return optimizer === 'adam' && model === 'lr' ? DEFAULT_LR_LINEAR_ADAM : DEFAULT_LR[optimizer];
 }
 
+/**
+ * Defaults of {@link TrainOptions}: 3 epochs of Adam at lr 0.001 with batches of 32, gradient clipping at 5, the 50
+ * most recent behaviours, no regularizer, no early stopping, one thread.
+ */
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   epochs: 3,
   batchSize: 32,
@@ -105,11 +119,20 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   shardWindow: 2,
 };
 
+/** One epoch of training: an entry of {@link TrainResult.history} and of metrics.json's `history`. */
 export interface EpochRecord {
+  /** Epoch number, 1-based. */
   epoch: number;
+  /** Learning rate of the epoch (lr · lrDecay^(epoch − 1)). */
   lr: number;
+  /**
+   * Mean log loss of the epoch's training batches, each taken as it was trained on (so weights changing during the
+   * epoch, and after behaviour dropout when that is the regularizer).
+   */
   trainLoss: number;
+  /** Wall-clock seconds of the epoch's training steps (evaluation not included). */
   seconds: number;
+  /** Training samples per second over the epoch. */
   samplesPerSecond: number;
   /** Validation metrics after this epoch (early stopping monitors valid.gauc). */
   valid?: EvalResult;
@@ -117,13 +140,19 @@ export interface EpochRecord {
   test?: EvalResult;
 }
 
+/** What {@link trainModel} returns. */
 export interface TrainResult {
+  /** One record per epoch trained, in order. */
   history: EpochRecord[];
   /** The epoch whose weights the model holds at the end (the last one unless early stopping picked another). */
   bestEpoch: number;
+  /** Whether early stopping ended training before `epochs`. */
   stoppedEarly: boolean;
+  /** Training time over all epochs, in seconds (evaluation not included). */
   seconds: number;
+  /** Training samples per second over all epochs. */
   samplesPerSecond: number;
+  /** Training samples per epoch. */
   trainSamples: number;
   /** Validation samples evaluated per epoch (0 without a validation set). */
   validSamples: number;
@@ -131,19 +160,41 @@ export interface TrainResult {
   regularization: RegularizationRecord;
 }
 
+/** The regularizer of a run and what it did (metrics.json's `regularization`). */
 export interface RegularizationRecord {
+  /** The regularizer used. */
   reg: RegName;
+  /** λ applied (mba, difacto, l2 only): the option's, or {@link DEFAULT_LAMBDA} of the regularizer. */
   lambda?: number;
+  /** Plain L2 coefficient of the dense weights; present only when > 0. */
   denseL2?: number;
-  dropout?: { rate: number; behaviours: number; dropped: number };
-  filter?: { top: number; goodsRows: number };
+  /** reg dropout only: behaviour ids seen and dropped over all epochs. */
+  dropout?: {
+    /** Fraction of each sample's behaviours dropped (the `dropoutRate` option). */
+    rate: number;
+    /** Behaviour ids in the training batches, summed over all epochs. */
+    behaviours: number;
+    /** Of those, how many were dropped. */
+    dropped: number;
+  };
+  /** reg filter only (set by the run that built the model's catalog): the goods filter's size. */
+  filter?: {
+    /** K: goods ids kept (the `filterTop` option). */
+    top: number;
+    /** Rows of the filtered goods tables: the goods kept (at most K) plus the shared row of all others. */
+    goodsRows: number;
+  };
 }
 
+/** Callbacks and extra inputs of {@link trainModel}; all optional. */
 export interface TrainHooks {
+  /** Progress display of each epoch (default: none). */
   progress?: Progress;
+  /** Receives one line per epoch (loss, speed, metrics) and notes such as an early stop (default: discarded). */
   log?: (line: string) => void;
   /** Evaluate on the test split after every epoch (for the learning curve in metrics.json). Default true. */
   evalEachEpoch?: boolean;
+  /** Prefix of progress and log lines, e.g. "din seed 2" (default: the model kind). */
   label?: string;
   /** Name of the evaluated split in log lines ("test" or "validation"). */
   evalName?: string;
@@ -214,6 +265,13 @@ export function trainStep(model: Model, batch: Batch, optimizer: Optimizer, lr: 
   return loss;
 }
 
+/**
+ * Trains `model` in place on the training split of `data` for up to `opts.epochs` epochs. After each epoch it evaluates
+ * the test split (unless `hooks.evalEachEpoch` is false) and `hooks.valid` when given; with `opts.patience` > 0 it
+ * stops early on the validation GAUC and keeps the best epoch's weights. The model must have been built on the catalog
+ * the data's ids refer to; the `filter` regularizer is applied where that catalog is made, not here. Throws when
+ * `opts.patience` > 0 without `hooks.valid`, and when the loss stops being finite (training diverged).
+ */
 export function trainModel(model: Model, data: TrainData, opts: TrainOptions, hooks: TrainHooks = {}): TrainResult {
   const log = hooks.log ?? (() => {});
   if (opts.patience > 0 && !hooks.valid) throw new Error('early stopping (patience > 0) needs a validation set');

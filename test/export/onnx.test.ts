@@ -20,14 +20,15 @@ import type { SampleField } from '../../src/data/fields.js';
 import { createBackend } from '../../src/nn/backends.js';
 import { createModel } from '../../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type Model, type ModelConfig } from '../../src/models/model.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { predict } from '../../src/train/evaluator.js';
 import { runTraining } from '../../src/train/run.js';
 import { Rng } from '../../src/util/rng.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/trainer.js';
 import {
-  checkOnnxModel, exportCheckpointToOnnx, exportOnnx, ONNX_OPSET, readOnnxFile, readOnnxModel, sampleFieldInputName,
+  exportCheckpointToOnnx, exportOnnx, ONNX_OPSET, sampleFieldInputName,
 } from '../../src/export/onnx.js';
+import { checkOnnxModel, readOnnxFile, readOnnxModel } from '../../src/export/onnx-check.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'din-onnx-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

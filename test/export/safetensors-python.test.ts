@@ -14,7 +14,7 @@ import { loadDataset } from '../../src/data/load.js';
 import type { Float } from '../../src/nn/backend.js';
 import { createBackend } from '../../src/nn/backends.js';
 import { DEFAULT_MODEL_CONFIG, type Model, type ModelConfig } from '../../src/models/model.js';
-import { encodeSafetensors } from '../../src/train/safetensors.js';
+import { encodeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { runTraining } from '../../src/train/run.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/train/trainer.js';
 

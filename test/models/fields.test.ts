@@ -12,7 +12,7 @@ import { Batcher } from '../../src/data/batcher.js';
 import { validationSplit } from '../../src/data/split.js';
 import { sigmoidLogLoss } from '../../src/nn/loss.js';
 import { createBackend } from '../../src/nn/backends.js';
-import { loadCheckpoint, saveCheckpoint, catalogToJson } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, catalogToJson } from '../../src/checkpoint/checkpoint.js';
 import { be, checkParams } from '../nn/helpers.js';
 import { assertPaddingInvariance, Rng, tinyBatch, tinyCatalog, tinyConfig } from './fixtures.js';
 

@@ -73,6 +73,7 @@ import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-e
 
 export type { RowErrorPolicy } from './row-errors.js';
 
+/** Options of `loadAmazonRaw` / `loadAmazonRawAsync`. */
 export interface AmazonRawOptions {
   /** Seed of the negative sampler. Default 1. */
   seed?: number;
@@ -85,6 +86,7 @@ export interface AmazonRawOptions {
    * 'first' = categories[0][-1].
    */
   categoryPath?: 'last' | 'first';
+  /** Receives human-readable progress lines (counts read, the first skipped row of each kind). */
   onProgress?: (msg: string) => void;
 }
 

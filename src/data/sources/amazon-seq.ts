@@ -34,6 +34,7 @@ import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
+/** Options of `loadAmazonSeq`. */
 export interface AmazonSeqOptions {
   /** Seed of the negative sampler. Default 1. */
   seed?: number;
@@ -41,6 +42,7 @@ export interface AmazonSeqOptions {
   name?: string;
   /** Row errors (see the file header): 'skip' counts them in `skipped` (default), 'fail' throws at the first. */
   onError?: RowErrorPolicy;
+  /** Receives human-readable progress lines (counts read, the first skipped row of each kind). */
   onProgress?: (msg: string) => void;
 }
 
@@ -96,6 +98,11 @@ export function amazonSeqSourceFiles(path: string): string[] {
   return [f.sequences, f.attributes];
 }
 
+/**
+ * Builds the Dataset of an amazon-seq directory (or its `.txt` file) under the Amazon protocol of the file header:
+ * per user, training pairs (positive, one sampled negative) for every prefix and one test pair for the last behaviour.
+ * Throws on structural problems (see the file header) and, with `onError: 'fail'`, at the first row error.
+ */
 export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Dataset {
   const seed = opts.seed ?? 1;
   const policy = rowErrorPolicy(opts.onError);

@@ -55,6 +55,7 @@ import { listFiles } from '../../util/fs.js';
 import { readLinesSync } from './amazon-raw.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
+/** Options of `loadDinRemapped`. */
 export interface DinRemappedOptions {
   /** Seed of the single-file split. Default 1. */
   seed?: number;
@@ -64,6 +65,7 @@ export interface DinRemappedOptions {
   name?: string;
   /** Row errors (see the file header): 'skip' counts them in `skipped` (default), 'fail' throws at the first. */
   onError?: RowErrorPolicy;
+  /** Receives human-readable progress lines (samples and groups read per file, the first skipped row of each kind). */
   onProgress?: (msg: string) => void;
 }
 
@@ -236,6 +238,12 @@ interface Parsed {
   groupLine: number[];
 }
 
+/**
+ * Builds the Dataset of din-remapped sample files (layouts in the file header): the given train/test files, or one
+ * file split by `testFraction` of its pseudo-user groups. Throws when no layout is found (or several), when
+ * `testFraction` is outside (0, 1) in single-file mode, when a split ends up empty, and with `onError: 'fail'` at the
+ * first row error.
+ */
 export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Dataset {
   const seed = opts.seed ?? 1;
   const testFraction = opts.testFraction ?? 0.2;

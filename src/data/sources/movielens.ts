@@ -52,6 +52,7 @@ import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
+/** Options of `loadMovieLens`. */
 export interface MovieLensOptions {
   /** Seed of the user split. Default 1. */
   seed?: number;
@@ -63,6 +64,7 @@ export interface MovieLensOptions {
   name?: string;
   /** Row errors (see the file header): 'skip' counts them in `skipped` (default), 'fail' throws at the first. */
   onError?: RowErrorPolicy;
+  /** Receives human-readable progress lines (ratings read, the first skipped row of each kind). */
   onProgress?: (msg: string) => void;
 }
 
@@ -686,6 +688,12 @@ export function readMovieLensRatings(
 // ---------------------------------------------------------------------------------------------------------------
 // dataset
 
+/**
+ * Builds the Dataset of a MovieLens directory (csv or dat layout) under the protocol of the file header: every rating
+ * a sample, labelled by `minRating`, with the user's earlier ratings as history; users split into train and test.
+ * Throws when `testFraction` is outside [0, 1], on structural problems, and with `onError: 'fail'` at the first row
+ * error.
+ */
 export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Dataset {
   const seed = opts.seed ?? 1;
   const testFraction = opts.testFraction ?? 0.2;

@@ -31,18 +31,29 @@ import { allocSampleSet } from '../sample-set.js';
 import { Rng } from '../../util/rng.js';
 import { auc } from '../../metrics/auc.js';
 
+/** Parameters of the generator (see the file header for the process they drive). */
 export interface SyntheticOptions {
+  /** Seed of the generator's one Rng: the same options give the identical dataset. */
   seed: number;
+  /** Number of users (≥ 1). */
   users: number;
+  /** Number of items (≥ `clusters`, so no cluster is empty). */
   items: number;
+  /** Number of item clusters C, the fine category level (attribute keys `c<k>`); ≥ 1. */
   clusters: number;
+  /** Number of super-clusters S, the coarse level (keys `s<k>`; cluster c belongs to c mod S); 1..clusters. */
   superClusters: number;
+  /** Fewest interest clusters per user (≥ 1); each user's count is uniform in interestsMin..interestsMax. */
   interestsMin: number;
+  /** Most interest clusters per user (interestsMin..clusters). */
   interestsMax: number;
   /** Initial history length range (before the user's first sample). */
   historyMin: number;
+  /** Upper end (inclusive, ≥ historyMin) of the initial history length, drawn uniformly per user. */
   historyMax: number;
+  /** Training samples per user (≥ 0): the user's first ones in time. */
   trainPerUser: number;
+  /** Test samples per user (≥ 0): the user's last ones, with the longest histories. */
   testPerUser: number;
   /** Probability that a behaviour comes from the user's interests (rest is noise). */
   interestFraction: number;
@@ -50,6 +61,10 @@ export interface SyntheticOptions {
   candidateInterestProb: number;
   /** Logit = a·frac + b + e_item. */
   a: number;
+  /**
+   * Logit bias: with a = 8 and b = −2, a candidate matching none of the history clicks with p ≈ sigmoid(−2) ≈ 0.12
+   * (before its item effect).
+   */
   b: number;
   /** Standard deviation of the per-item logit effect. */
   itemEffect: number;
@@ -57,8 +72,10 @@ export interface SyntheticOptions {
   zipf: number;
 }
 
+/** A named option set: `default` (10,000 users) or `small` (500 users, for tests). */
 export type SyntheticPreset = 'default' | 'small';
 
+/** The option sets of the presets (`synthetic` / `synthetic:small` as a data path). */
 export const SYNTHETIC_PRESETS: Record<SyntheticPreset, SyntheticOptions> = {
   // 10,000 users × (16 train + 3 test) = 160,000 train / 30,000 test samples.
   default: {
@@ -102,6 +119,10 @@ export const SYNTHETIC_PRESETS: Record<SyntheticPreset, SyntheticOptions> = {
   },
 };
 
+/**
+ * The options of `preset` with the keys of `over` that are not undefined applied on top. Throws for an unknown preset;
+ * the values are checked by `generateSynthetic`.
+ */
 export function syntheticOptions(preset: SyntheticPreset = 'default', over: Partial<SyntheticOptions> = {}): SyntheticOptions {
   const base = SYNTHETIC_PRESETS[preset];
   if (base === undefined) throw new Error(`unknown synthetic preset "${preset}" (expected default or small)`);
@@ -132,6 +153,11 @@ function check(o: SyntheticOptions): void {
   }
 }
 
+/**
+ * Generates the synthetic dataset described in the file header, deterministically from `opts`; `name` becomes
+ * `Dataset.name`. `stats` holds users, items, the overall CTR and `oracleTrainAuc` / `oracleTestAuc` (the AUC of the
+ * true click probabilities; NaN for an empty split). Throws when an option is out of range.
+ */
 export function generateSynthetic(opts: SyntheticOptions, name = 'synthetic'): Dataset {
   check(opts);
   const { users: U, items: I, clusters: C, superClusters: S } = opts;

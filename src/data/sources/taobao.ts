@@ -117,12 +117,17 @@ import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js'
 
 export type { RowErrorPolicy } from './row-errors.js';
 
+/**
+ * Which Taobao file layout a directory holds (see the file header): `tianchi` (the four raw files), `joined` (one CSV
+ * per split with a click_sequence column) or `sampled` (DMR's 267-column preprocessed file).
+ */
 export type TaobaoLayout = 'tianchi' | 'joined' | 'sampled';
 
 export const TAOBAO_DEFAULT_MAX_HISTORY = 50;
 export const TAOBAO_DEFAULT_TEST_DAY = '2017-05-13';
 export const TAOBAO_DEFAULT_TEST_FRACTION = 0.2;
 
+/** Options of `loadTaobao`. */
 export interface TaobaoOptions {
   /** Seed of the single-file user split of the 'sampled' layout. Default 1. */
   seed?: number;
@@ -138,6 +143,7 @@ export interface TaobaoOptions {
   testDay?: string;
   /** Single-file 'sampled': fraction of users held out as test. Default 0.2. */
   testFraction?: number;
+  /** Receives human-readable progress lines (lines read per file, the first skipped row of each kind). */
   onProgress?: (msg: string) => void;
 }
 

@@ -6,12 +6,19 @@ import { readFileSync } from 'node:fs';
  * Readable from Python with `safetensors.numpy.load_file` and no code of ours.
  */
 export interface NamedTensor {
+  /** Dimensions, row-major; their product is `data.length`. */
   shape: number[];
+  /** The values; stored as F32 or F64 after the array's type. */
   data: Float32Array | Float64Array;
 }
 
 const DTYPE = { F32: 4, F64: 8 } as const;
 
+/**
+ * Serializes tensors to safetensors bytes: tensors in name order, dtype F32 or F64 after each array's type, data
+ * 8-byte aligned; `metadata` becomes `__metadata__` (omitted when empty). Throws when a tensor's length does not match
+ * its shape.
+ */
 export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata: Record<string, string> = {}): Buffer {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
@@ -47,8 +54,14 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
   return out;
 }
 
+/**
+ * Parses safetensors bytes (F32 and F64 tensors only). The tensors are copies, independent of `buf`. Throws, naming
+ * `where` (e.g. the file path), on a truncated or malformed file or another dtype.
+ */
 export function decodeSafetensors(buf: Buffer, where = 'safetensors'): {
+  /** The tensors by name. */
   tensors: Record<string, NamedTensor>;
+  /** The `__metadata__` string map ({} when absent). */
   metadata: Record<string, string>;
 } {
   if (buf.length < 8) throw new Error(`${where}: file too short (${buf.length} bytes)`);

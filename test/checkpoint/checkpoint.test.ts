@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
 import { createBackend } from '../../src/nn/backends.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../src/models/model.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { predict } from '../../src/train/evaluator.js';
 import { runTraining } from '../../src/train/run.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/train/trainer.js';

@@ -14,38 +14,66 @@ export const CHECKPOINT_VERSION = 1;
 
 /** What a checkpoint's model.json holds besides weights. */
 export interface CheckpointInfo {
+  /** Always "din-model": {@link readCheckpointInfo} refuses any other file. */
   format: typeof CHECKPOINT_FORMAT;
+  /** Layout version of model.json (1, the only one read). */
   version: number;
+  /** ISO 8601 time the checkpoint was written (part of the serving engine's `modelVersion`). */
   createdAt: string;
+  /** The architecture the weights belong to; loading rebuilds the model from it. */
   config: ModelConfig;
   /** Training options of the run (so `din eval` rebuilds the same data and batching). */
   train: Record<string, unknown>;
   /** Where the data came from and how it was built. */
   dataset: {
+    /** Short name, e.g. "amazon-beauty". */
     name: string;
+    /** Source format, e.g. "amazon-seq", "schema" (serving uses it to tell how unknown goods ids map). */
     format: string;
+    /** The data path training was given (absent for data built in memory). */
     path?: string;
+    /** Options the dataset was built with (seed, negatives, split …), enough to rebuild it. */
     buildOptions: Record<string, unknown>;
+    /** Rows or lines skipped while reading, by reason. */
     skipped: Record<string, number>;
   };
+  /**
+   * The item catalog the model was built with (after the goods filter or the OOV row), as JSON: it maps raw ids to
+   * table rows when the checkpoint is evaluated or served.
+   */
   catalog: {
+    /** Number of items; item ids are 0..numItems−1. */
     numItems: number;
+    /** Number of attribute (category) ids. */
     numAttrs: number;
+    /** Raw key of each item id (e.g. an ASIN). */
     itemKeys: string[];
+    /** Raw key of each attribute id. */
     attrKeys: string[];
+    /** CSR offsets: the attributes of item i are attrValues[attrOffsets[i] .. attrOffsets[i+1]). */
     attrOffsets: number[];
+    /** Attribute ids of all items, concatenated (see `attrOffsets`). */
     attrValues: number[];
-    /** Goods filter (reg filter): goods-table row of each item, and the number of rows. */
+    /**
+     * Goods-id row of each item (−1: no goods id) when goods ids are remapped: by the goods filter (reg filter), by
+     * the shared OOV row of goods unseen in training, or by a vocabulary. Absent: item i is row i.
+     */
     goodsRows?: number[];
+    /** Rows of the goods tables when `goodsRows` is set. */
     numGoodsRows?: number;
+    /** Whether the last goods row is the shared rare / out-of-vocabulary row. */
     goodsOov?: boolean;
     /** Extra item fields: vocabulary and each item's id (−1 = none). */
-    itemFields?: Array<CategoricalField & { values: number[] }>;
+    itemFields?: Array<CategoricalField & {
+      /** The field's id of each item (index = item id), −1 = none. */
+      values: number[];
+    }>;
   };
   /** User-profile and context fields with their vocabularies (so serving maps raw values to the same ids). */
   sampleFields?: SampleField[];
   /** Non-trainable state (Dice moving averages); the authoritative copy is in weights.safetensors as buffer.*. */
   buffers: Record<string, number[]>;
+  /** Summary of the run's metrics.json (`test` and `train`); absent when saved without metrics. */
   metrics?: Record<string, unknown>;
 }
 
@@ -102,6 +130,10 @@ export function saveCheckpoint(dir: string, model: Model, info: Omit<CheckpointI
   writeJsonAtomic(join(dir, 'model.json'), full);
 }
 
+/**
+ * Reads and checks `dir/model.json` without loading the weights. Throws (naming the file) when it is missing, not JSON,
+ * or of another format or version.
+ */
 export function readCheckpointInfo(dir: string): CheckpointInfo {
   const path = join(dir, 'model.json');
   if (!existsSync(path)) throw new Error(`${dir}: not a din model directory (no model.json)`);
@@ -116,8 +148,19 @@ export function readCheckpointInfo(dir: string): CheckpointInfo {
   return info;
 }
 
-/** Loads a checkpoint into a fresh model on the given backend (default: the fast one). */
-export function loadCheckpoint(dir: string, backend: Backend = createBackend()): { model: Model; info: CheckpointInfo; catalog: ItemCatalog } {
+/**
+ * Loads a checkpoint into a fresh model on the given backend (default: `createBackend()`, the fast one). Throws, naming
+ * the file, when model.json or weights.safetensors is missing or does not match the model (a tensor or buffer absent or
+ * of another shape).
+ */
+export function loadCheckpoint(dir: string, backend: Backend = createBackend()): {
+  /** The model with the saved weights and buffers (Dice moving averages). */
+  model: Model;
+  /** The parsed model.json. */
+  info: CheckpointInfo;
+  /** The model's item catalog, rebuilt from `info.catalog`. */
+  catalog: ItemCatalog;
+} {
   const info = readCheckpointInfo(dir);
   const catalog = catalogFromJson(info.catalog);
   const model = createModel(info.config, { backend, catalog, seed: 0, sampleFields: info.sampleFields });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeSafetensors, encodeSafetensors } from '../../src/train/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../../src/checkpoint/safetensors.js';
 
 test('safetensors round-trips F32 and F64 bit for bit, with metadata', () => {
   const a = Float32Array.from([1.5, -2.25, Math.PI, 1e-30, -0]);
