@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Batcher } from '../src/data/batcher.js';
 import { openShards } from '../src/data/shards.js';
-import { convertSchemaToShards, loadSchemaDataset } from '../src/data/sources/schema.js';
+import { convertSchemaToShards, loadSchemaDataset } from '../src/data/sources/schema/index.js';
 import { Rng } from '../src/util/rng.js';
 import { writeJsonAtomic } from '../src/util/fs.js';
 

@@ -35,11 +35,11 @@ export { loadAmazonSeq, type AmazonSeqOptions } from './data/sources/amazon-seq.
 export { loadAmazonRaw, loadAmazonRawAsync, type AmazonRawOptions } from './data/sources/amazon-raw.js';
 export { loadDinRemapped, type DinRemappedOptions } from './data/sources/din-remapped.js';
 export { loadMovieLens, type MovieLensOptions } from './data/sources/movielens.js';
-export { loadTaobao, type TaobaoOptions, type TaobaoLayout } from './data/sources/taobao.js';
+export { loadTaobao, type TaobaoOptions, type TaobaoLayout } from './data/sources/taobao/index.js';
 export {
   convertSchemaToShards, loadSchemaDataset, readSchema, type DataFileFormat, type DataSchema, type SchemaConvertOptions, type SchemaDataFile,
   type SchemaLoadOptions, type SchemaSplit, type SchemaSpec, type SchemaVocabOptions,
-} from './data/sources/schema.js';
+} from './data/sources/schema/index.js';
 export {
   isShardDir, isSharded, openShards, writeShardedDataset, type DatasetHead, type ShardedDataset, type ShardInfo, type ShardManifest,
   type ShardPair,
@@ -57,7 +57,7 @@ export {
   type ModelContext, type ModelKind,
 } from './models/model.js';
 export type { Backend, Float } from './nn/backend.js';
-export type { Param, RowCounter, SparseRows } from './nn/param.js';
+export type { ExternalTable, Param, RowCounter, SparseRows } from './nn/param.js';
 export type { DiceStats } from './nn/backend.js';
 export type { WasmBackendOptions } from './kernels/wasm-backend.js';
 export { backendInfo, createBackend, type BackendKind } from './nn/backends.js';
@@ -68,10 +68,19 @@ export { resolveTrainSettings, TRAIN_SETTINGS_KEYS, type ResolvedTrainSettings, 
 export { TrainedModel, type DatasetRecord, type PredictOptions, type TrainedModelParts } from './train/trained-model.js';
 export type { RunMetrics } from './train/run.js';
 export {
-  DEFAULT_LAMBDA, DEFAULT_TRAIN_OPTIONS, trainModel, type EpochRecord, type RegularizationRecord, type TrainData, type TrainHooks, type TrainOptions,
+  DEFAULT_LAMBDA, DEFAULT_TRAIN_OPTIONS, trainModel, type CheckpointHook, type EpochRecord, type OptimizerInit, type RegularizationRecord, type TrainData, type TrainHooks, type TrainOptions,
   type TrainResult,
 } from './train/trainer.js';
 export { createProgress, type Progress } from './train/progress.js';
+export { listCheckpoints, readLatestCheckpoint, writeTrainerCheckpoint, type TrainerCheckpoint, type TrainerState } from './train/resume.js';
+export { warmStart, type WarmStartReport } from './train/warm-start.js';
+
+// ── Tables in a row store: larger than the WASM memory, or shared by several trainer processes (Redis Cluster) ────
+export type { Group, RowStore, StoreControl, StoreTable } from './store/types.js';
+export { MemoryRowStore } from './store/memory-store.js';
+export { runStoreTraining, type StoreRunMeta, type StoreRunSpec } from './train/store-run.js';
+export { trainWithStore, type StoreRunOptions } from './train/store-trainer.js';
+export { loadModelFromStore } from './train/store-model.js';
 export { createOptimizer, REG_NAMES, type Optimizer, type OptimizerName, type RegName } from './optim/index.js';
 export type { EvalSource } from './train/evaluator.js';
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { loadDataset } from '../data/load.js';
 import { validationSplit } from '../data/split.js';
+import { parseTrainSlice, sliceTrainingDays } from '../data/time-slices.js';
 import type { Dataset } from '../data/types.js';
 import { isShardDir, openShards, type ShardedDataset } from '../data/shards.js';
 import type { RowErrorPolicy } from '../data/sources/row-errors.js';
@@ -23,6 +24,8 @@ export interface DataRequest {
   cache?: boolean;
   quiet?: boolean;
   validation?: boolean;
+  /** `--train-slice d/D`: train on day d of D only (see src/data/time-slices.ts). */
+  trainSlice?: string;
   /** `--on-error`: malformed rows are skipped and counted (default) or fail the load. */
   onError?: string;
   /** `--min-count`, `--top-k`, `--hash-buckets` (schema data). */
@@ -52,6 +55,7 @@ export async function loadData(o: DataRequest, allowShards = false): Promise<{ d
     const path = resolve(o.data);
     if (!allowShards) throw new Error(`${path} is a shard directory (din data convert): this command needs a dataset it can hold in memory; train or evaluate on it with din train / din eval`);
     if (o.validation) throw new Error(`${path}: --validation does not apply to shards; train with --patience to carve a validation split per shard`);
+    if (o.trainSlice) throw new Error(`${path}: --train-slice does not apply to shards yet; convert each day's data into its own shards`);
     const given = ['format', 'onError', 'minCount', 'topK', 'hashBuckets'].filter((k) => (o as Record<string, unknown>)[k] !== undefined && !(k === 'format' && o.format === 'auto') && !(k === 'onError' && o.onError === 'skip'));
     if (given.length > 0) throw new Error(`${path}: shards are already converted; --${given.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} apply when converting (din data convert)`);
     const sd = openShards(path);
@@ -81,7 +85,8 @@ export async function loadData(o: DataRequest, allowShards = false): Promise<{ d
     vocab: { minCount: o.minCount, topK: o.topK, hashBuckets: o.hashBuckets },
     onProgress: o.quiet ? undefined : (m: string) => log(m),
   });
-  const data = o.validation ? validationSplit(loaded) : loaded;
+  const split = o.validation ? validationSplit(loaded) : loaded;
+  const data = o.trainSlice ? sliceTrainingDays(split, parseTrainSlice(o.trainSlice)) : split;
   const s = ((performance.now() - t0) / 1000).toFixed(1);
   if (!o.quiet) {
     log(

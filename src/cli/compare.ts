@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyConfigFile, codeVersion, readConfigFile, resolvedOptions } from './config-file.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AMAZON_PROTOCOL_FORMATS, DATASET_FORMATS, detectFormat, resolveDataPath } from '../data/load.js';
 import {
@@ -105,7 +106,8 @@ export function compareCommand(): Command {
   cmd
     .option('--data <path>', 'data directory (or "synthetic", "synthetic:small")')
     .option('--dataset <name>', 'dataset name, resolved to $DIN_DATA_DIR/<name>')
-    .requiredOption('--out <dir>', 'output directory: runs/<model>-s<seed>/, compare.json, compare.md')
+    .option('--config <file>', 'an experiment file (.json or .yaml) setting any of these options by name; flags given here override it')
+    .option('--out <dir>', 'output directory: runs/<model>-s<seed>/, compare.json, compare.md, config.json (required)')
     .option('--models <list>', `comma-separated, from ${COMPARE_MODELS.join(', ')}`, 'lr,base,wide-deep,pnn,deepfm,din,din-dice')
     .option('--seeds <n|list>', 'number of seeds (1..n) or a list', '5')
     .option('--jobs <n>', 'runs in parallel (each trains on cores / jobs threads unless --threads is given)', intArg('--jobs'), 2)
@@ -118,7 +120,12 @@ export function compareCommand(): Command {
   cmd.option('--no-refit', 'keep the early-stopped model trained without the validation samples (default: refit on all training data)');
   cmd.option('--regs <list>', 'regularizers to compare, each `name` (its default value, or searched with --grid) or `name:value` (λ for mba/difacto/l2, rate for dropout, top-K for filter; filter:0 = no goods ids), e.g. none,dropout,filter:0,difacto,mba', 'none');
   cmd.option('--grid <reg=values>', 'search a regularizer\'s value on the validation split, e.g. --grid mba=1,10,100 (λ), --grid filter=1000,5000 (top-K), --grid dropout=0.25,0.5 (rate); repeatable; needs --patience', collectGrid, {});
-  cmd.action(async (o) => {
+  cmd.action(async (opts) => {
+    if (opts.config) applyConfigFile(cmd, readConfigFile(opts.config), opts.config);
+    const o = cmd.opts();
+    if (!o.out) throw new Error('give --out <dir> (or "out" in the experiment file)');
+    mkdirSync(resolve(o.out), { recursive: true });
+    writeJsonAtomic(join(resolve(o.out), 'config.json'), resolvedOptions(cmd, 'compare'));
     const specs = String(o.models).split(',').map((s) => parseModelSpec(s.trim()));
     const regs = String(o.regs).split(',').map((s) => parseRegSpec(s.trim()));
     const grids = o.grid as Record<string, number[]>;
@@ -175,14 +182,19 @@ export function compareCommand(): Command {
       }
     }
 
+    // A finished run is reused only when it ran the same command with the same code (an upgrade reruns everything).
+    const codeVer = codeVersion();
     const isDone = (j: Job) => {
       if (o.force || !existsSync(join(j.dir, 'metrics.json')) || !existsSync(join(j.dir, 'run.json'))) return false;
       try {
-        return JSON.stringify(JSON.parse(readFileSync(join(j.dir, 'run.json'), 'utf8')).args) === JSON.stringify(j.args);
+        const run = JSON.parse(readFileSync(join(j.dir, 'run.json'), 'utf8')) as { args?: unknown; code?: unknown };
+        return JSON.stringify(run.args) === JSON.stringify(j.args) && run.code === codeVer;
       } catch {
         return false;
       }
     };
+    const stale = jobs.filter((j) => !o.force && existsSync(join(j.dir, 'metrics.json')) && !isDone(j)).length;
+    if (stale > 0) log(`compare: ${stale} finished run(s) were made with other options or another version of din (code ${codeVer}): running them again`);
     const todo = jobs.filter((j) => !isDone(j));
     log(`compare: ${jobs.length} runs (${specs.map((s) => s.name).join(', ')} × ${regs.map((r) => r.label).join(', ')} × seeds ${seeds.join(',')}), ` +
       `${jobs.length - todo.length} already finished, ${todo.length} to run, ${o.jobs} at a time; logs in ${join(out, 'runs')}/*/train.log`);
@@ -203,7 +215,7 @@ export function compareCommand(): Command {
           const elapsed = (performance.now() - t0) / 1000;
           const eta = (elapsed / finished) * (todo.length - finished);
           if (code === 0) {
-            writeJsonAtomic(join(j.dir, 'run.json'), { args: j.args });
+            writeJsonAtomic(join(j.dir, 'run.json'), { args: j.args, code: codeVer });
             const m = JSON.parse(readFileSync(join(j.dir, 'metrics.json'), 'utf8')) as RunMetrics;
             log(`[${finished}/${todo.length}] ${j.spec.name} ${j.reg.reg}${j.value !== undefined ? `:${j.value}` : ''} seed ${j.seed}: test gauc ${fmt(m.test.gauc)} auc ${fmt(m.test.auc)} ` +
               `(${secs.toFixed(0)}s; ETA ${eta.toFixed(0)}s)`);

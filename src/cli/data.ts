@@ -1,10 +1,11 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { DATASETS, defaultDataRoot, fetchDataset } from '../data/fetch.js';
-import { detectFormat, loadDatasetWithInfo, resolveDataPath, type DatasetFormat } from '../data/load.js';
-import { convertSchemaToShards } from '../data/sources/schema.js';
-import { writeShardedDataset, type ShardManifest } from '../data/shards.js';
+import { convertToShards } from '../data/convert.js';
+import { resolveDataPath } from '../data/load.js';
+import type { ShardManifest } from '../data/shards.js';
 import { rowErrorPolicy } from '../data/sources/row-errors.js';
+import { DEFAULT_SORT_MB } from '../data/stream/job.js';
 import { addDataOptions, intArg } from './options.js';
 import { log, skippedLine } from './common.js';
 
@@ -77,38 +78,28 @@ export function dataCommand(): Command {
   const convert = data
     .command('convert')
     .description(
-      'convert a dataset into binary SampleSet shards that din train / din eval read one at a time (--data DIR). Schema logs ' +
-        '(CSV/JSONL/Parquet) are streamed chunk by chunk with memory bounded by --shard-rows; other formats are built in memory, then sharded',
+      'convert a dataset into binary SampleSet shards that din train / din eval read one at a time (--data DIR). Every format ' +
+        'streams: memory is bounded by --shard-rows and --memory-mb (the external sorts\' runs, spilled to a temporary directory ' +
+        'inside --out), not by the size of the logs; only per-id state (vocabularies, catalog keys, users) grows with the data',
     );
   addDataOptions(convert);
   convert
     .requiredOption('--out <dir>', 'shard directory to write (created; an earlier shard set there is replaced)')
-    .option('--shard-rows <n>', 'samples per shard (and rows held in memory while streaming)', intArg('--shard-rows'), DEFAULT_SHARD_ROWS)
+    .option('--shard-rows <n>', 'samples per shard (and samples held in memory while converting)', intArg('--shard-rows'), DEFAULT_SHARD_ROWS)
+    .option('--memory-mb <n>', 'memory budget of each external sort\'s runs in MiB (amazon-raw, movielens, taobao tianchi)', intArg('--memory-mb'), DEFAULT_SORT_MB)
     .action(async (o) => {
       const spec = resolveDataPath({ path: o.data, dataset: o.dataset });
       const src = spec.startsWith('synthetic') ? spec : resolve(spec);
-      const format: DatasetFormat = o.format === 'auto' ? detectFormat(src) : o.format;
       const progress = o.quiet ? undefined : (m: string) => log(m);
       const vocab = { minCount: o.minCount, topK: o.topK, hashBuckets: o.hashBuckets };
       const t0 = performance.now();
-      let m: ShardManifest;
-      if (format === 'schema') {
-        m = await convertSchemaToShards(src, o.out, {
-          shardRows: o.shardRows, seed: o.dataSeed, onError: rowErrorPolicy(o.onError), vocab, onProgress: progress,
-        });
-      } else {
-        const r = await loadDatasetWithInfo({
-          path: src, format, seed: o.dataSeed, noCache: o.cache === false, onError: rowErrorPolicy(o.onError), vocab, onProgress: progress,
-        });
-        if (!o.quiet) log(`${format} is built in memory (${r.dataset.train.size + r.dataset.test.size} samples), then sharded; only schema logs stream`);
-        const seconds = (performance.now() - t0) / 1000;
-        m = writeShardedDataset(o.out, r.dataset, o.shardRows, {
-          source: r.source, rows: r.dataset.train.size + r.dataset.test.size, seconds, streamed: false,
-          peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-        });
-        const skipped = skippedLine(r.dataset);
-        if (skipped !== null && !o.quiet) log(skipped);
-      }
+      const m: ShardManifest = await convertToShards(src, o.out, {
+        format: o.format, seed: o.dataSeed, onError: rowErrorPolicy(o.onError), vocab,
+        shardRows: o.shardRows, memoryMB: o.memoryMb, onProgress: progress,
+      });
+      const c = m.conversion as { skipped?: Record<string, number>; skippedExamples?: string[] } | undefined;
+      const skipped = skippedLine({ skipped: c?.skipped ?? {}, skippedExamples: c?.skippedExamples });
+      if (skipped !== null && !o.quiet) log(skipped);
       const seconds = (performance.now() - t0) / 1000;
       console.log(
         `${m.name}: ${m.train} train / ${m.test} test samples in ${m.shards.length} shard(s) at ${resolve(o.out)} ` +

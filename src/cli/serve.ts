@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createBackend, type BackendKind } from '../nn/backends.js';
 import { RankingServer } from '../serve/server.js';
@@ -9,7 +12,9 @@ const DRAIN_TIMEOUT_MS = 30_000;
 
 export function serveCommand(): Command {
   const cmd = new Command('serve').description('serve a saved model over HTTP: POST /v1/rank, GET /v1/schema, /healthz, /metrics, POST /admin/reload');
-  cmd.requiredOption('--model <dir>', 'model directory written by `din train --out`');
+  cmd.option('--model <dir>', 'model directory written by `din train --out`');
+  cmd.option('--store <url>', 'instead of --model: serve the run of a Redis store (redis://host:port[,…]) as of its last checkpoint (written to a temporary model directory, which SIGHUP reloads)');
+  cmd.option('--store-name <name>', 'with --store: the run\'s namespace');
   cmd.option('--port <n>', 'port to listen on (0: any free port)', intArg('--port', 0), 8080);
   cmd.option('--host <addr>', 'address to listen on (0.0.0.0: every interface; /admin/reload has no authentication)', '127.0.0.1');
   cmd.option('--max-candidates <n>', 'most candidates per request (more: 400)', intArg('--max-candidates'), 1000);
@@ -23,6 +28,16 @@ export function serveCommand(): Command {
   cmd.addOption(new Option('--log-level <level>', 'server log level (stderr, JSON lines)').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'));
   cmd.action(async (o) => {
     const t0 = performance.now();
+    if (o.store) {
+      if (o.model) throw new Error('give either --model DIR or --store URL, not both');
+      if (!o.storeName) throw new Error('--store needs --store-name');
+      const { loadModelFromStore } = await import('../train/store-model.js');
+      const dir = mkdtempSync(join(tmpdir(), `din-serve-${o.storeName}-`));
+      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+      (await loadModelFromStore(o.store, o.storeName, createBackend('js-f32'))).save(dir);
+      o.model = dir;
+    }
+    if (!o.model) throw new Error('give --model DIR (a `din train --out` directory) or --store URL --store-name NAME');
     const server = await RankingServer.create({
       model: o.model,
       maxCandidates: o.maxCandidates,

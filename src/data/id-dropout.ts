@@ -7,7 +7,7 @@
  * The candidate is never dropped. Applied to training batches only.
  */
 import type { Batch } from './types.js';
-import type { Rng } from '../util/rng.js';
+import { Rng } from '../util/rng.js';
 
 export class BehaviourDropout {
   private keep = new Uint8Array(0);
@@ -15,8 +15,20 @@ export class BehaviourDropout {
   seen = 0;
   dropped = 0;
 
-  constructor(readonly rate: number, private readonly rng: Rng) {
+  constructor(readonly rate: number, private rng: Rng) {
     if (!(Number.isFinite(rate) && rate >= 0 && rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
+  }
+
+  /** The generator's state and the counts (saved with resumable checkpoints). */
+  state(): { state: number; seen: number; dropped: number } {
+    return { state: this.rng.state, seen: this.seen, dropped: this.dropped };
+  }
+
+  /** Continues from a saved {@link BehaviourDropout.state}. */
+  restore(state: number, seen: number, dropped: number): void {
+    this.rng = Rng.fromState(state);
+    this.seen = seen;
+    this.dropped = dropped;
   }
 
   /** Drops behaviours of the batch in place (its hist and lengths). */

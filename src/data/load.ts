@@ -7,8 +7,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Dataset } from './types.js';
 import { amazonSeqSourceFiles, findAmazonSeqFiles, loadAmazonSeq } from './sources/amazon-seq.js';
 import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRawAsync } from './sources/amazon-raw.js';
-import { loadTaobao, taobaoLayout, taobaoSourceFiles, taobaoUnsupported } from './sources/taobao.js';
-import { isSchemaFile, loadSchemaDataset, schemaSourceFiles } from './sources/schema.js';
+import { loadTaobao, taobaoLayout, taobaoSourceFiles, taobaoUnsupported } from './sources/taobao/index.js';
+import { isSchemaFile, loadSchemaDataset, schemaSourceFiles } from './sources/schema/index.js';
 import { validateVocabOptions, type VocabOptions } from './field-vocab.js';
 import { dinRemappedSourceFiles, findDinRemappedFiles, loadDinRemapped } from './sources/din-remapped.js';
 import { loadMovieLens, MOVIELENS_LAYOUTS, movieLensLayout, movieLensSourceFiles } from './sources/movielens.js';
@@ -79,7 +79,7 @@ const LAYOUTS: string =
   'amazon-seq: <Name>.txt ("user item item …" per line) + <Name>_item2attributes.json; ' +
   'amazon-raw: reviews_<Cat>_5.json[.gz] + meta_<Cat>.json[.gz] (the original Amazon dump); ' +
   'taobao: the Tianchi display-ad files (raw_sample, ad_feature, user_profile, behavior_log), the joined train_sample/test_sample CSVs, or the 267-column sampled file; ' +
-  'schema: a .json file describing your CSV/JSONL/Parquet logs (see src/data/sources/schema.ts); ' +
+  'schema: a .json file describing your CSV/JSONL/Parquet logs (see src/data/sources/schema/index.ts); ' +
   'din-remapped: .txt[.gz] files of "hist_items;hist_cates;target;target_cate;label" lines (train/ + test/, a *train*/*test* pair, or one file); ' +
   `movielens: ${MOVIELENS_LAYOUTS}; synthetic: the path "synthetic" or "synthetic:small"`;
 

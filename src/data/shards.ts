@@ -146,6 +146,22 @@ export class ShardWriter {
     prepareShardDir(this.dir);
   }
 
+  /** Training / test samples written so far. */
+  get trainSamples(): number {
+    return this.trainRows;
+  }
+  get testSamples(): number {
+    return this.testRows;
+  }
+
+  /** Removes the shards written so far (a conversion that failed leaves no half shard set). */
+  abort(): void {
+    for (const s of this.shards) rmSync(join(this.dir, s.file), { force: true });
+    rmSync(join(this.dir, HEAD_FILE), { force: true });
+    this.shards.length = 0;
+    this.trainRows = this.testRows = 0;
+  }
+
   /** Writes the next shard (either part may be empty, not both). */
   write(pair: ShardPair): void {
     if (pair.train.size + pair.test.size === 0) return;

@@ -40,6 +40,18 @@ export class IntColumn {
     }
     this.data[this.length++] = v;
   }
+  /** Appends src[from, to). */
+  append(src: ArrayLike<number>, from: number, to: number): void {
+    const n = to - from;
+    if (this.length + n > this.data.length) {
+      const next = new Int32Array(Math.max(this.data.length * 2, this.length + n));
+      next.set(this.data.subarray(0, this.length));
+      this.data = next;
+    }
+    if (ArrayBuffer.isView(src)) this.data.set((src as Int32Array).subarray(from, to), this.length);
+    else for (let k = 0; k < n; k++) this.data[this.length + k] = src[from + k];
+    this.length += n;
+  }
   /** A right-sized copy. */
   toArray(): Int32Array {
     return this.data.slice(0, this.length);

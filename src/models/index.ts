@@ -1,4 +1,4 @@
-import { MODEL_KINDS, type Model, type ModelConfig, type ModelContext } from './model.js';
+import { EXTERNAL_TABLE_MODELS, MODEL_KINDS, type Model, type ModelConfig, type ModelContext } from './model.js';
 import { BaseModel } from './base.js';
 import { DinModel } from './din.js';
 import { LrModel } from './lr.js';
@@ -27,6 +27,9 @@ export function modelContext(model: Model): ModelContext | undefined {
  * Throws on an unknown kind or an invalid config (the message names the field).
  */
 export function createModel(config: ModelConfig, ctx: ModelContext): Model {
+  if (ctx.externalTables && !EXTERNAL_TABLE_MODELS.includes(config.model)) {
+    throw new Error(`model "${config.model}" cannot keep its tables in a row store (supported: ${EXTERNAL_TABLE_MODELS.join(', ')})`);
+  }
   const model = makeModel(config, ctx);
   contexts.set(model, ctx);
   return model;

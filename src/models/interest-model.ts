@@ -62,12 +62,12 @@ export abstract class InterestModel implements Model {
     this.backend = ctx.backend;
     const rng = new Rng(ctx.seed);
     this.encoder = new ItemEncoder(ctx.backend, ctx.catalog, {
-      goodsDim: config.goodsDim, attrDim: config.attrDim, itemBias: config.itemBias,
+      goodsDim: config.goodsDim, attrDim: config.attrDim, itemBias: config.itemBias, external: ctx.externalTables,
     }, rng.fork(101));
     this.D = this.encoder.D;
     this.P = config.mlpInput === 'concat-product' ? this.D : 0;
     this.sampleFields = ctx.sampleFields?.length
-      ? new SampleFieldEmbedding(ctx.backend, ctx.sampleFields, config.goodsDim, rng.fork(103))
+      ? new SampleFieldEmbedding(ctx.backend, ctx.sampleFields, config.goodsDim, rng.fork(103), undefined, ctx.externalTables)
       : null;
     this.S = this.sampleFields?.width ?? 0;
     this.cand = this.encoder.lookup();

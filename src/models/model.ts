@@ -127,4 +127,13 @@ export interface ModelContext {
   seed: number;
   /** User-profile and context fields of the data (Dataset.sampleFields): each gets a table; absent = none. */
   sampleFields?: readonly SampleField[];
+  /**
+   * Keep the embedding tables outside the model, in a row store, holding only each step's rows (tables larger than
+   * the WASM memory; several trainer processes sharing them). Models whose every table supports it: base, din, pnn.
+   * Default false.
+   */
+  externalTables?: boolean;
 }
+
+/** Model kinds whose every embedding table can live in a row store ({@link ModelContext.externalTables}). */
+export const EXTERNAL_TABLE_MODELS: readonly ModelKind[] = ['base', 'din', 'pnn'];

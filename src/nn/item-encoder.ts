@@ -1,6 +1,6 @@
 import type { Backend, Float } from './backend.js';
 import type { Param } from './param.js';
-import type { ItemCatalog } from '../data/types.js';
+import type { Batch, ItemCatalog } from '../data/types.js';
 import type { Rng } from '../util/rng.js';
 import { Embedding } from './embedding.js';
 import { FloatBuf, IntBuf } from './workspace.js';
@@ -21,6 +21,8 @@ export interface ItemEncoderOptions {
   initStd?: number;
   /** Width of each extra item field's embedding (catalog.itemFields); default goodsDim. */
   fieldDim?: number;
+  /** Keep every table outside the model, in a row store (see `Embedding`'s `external` option). Default false. */
+  external?: boolean;
 }
 
 /** One extra item field (shop, brand, …): its table and the item → id column. */
@@ -69,7 +71,7 @@ export class ItemEncoder {
       validateItemField(field, numItems);
       if (names.has(field.name)) throw new Error(`item catalog: duplicate item field "${field.name}"`);
       names.add(field.name);
-      const emb = new Embedding(backend, `field.${field.name}`, field.size, this.fieldDim, rng.fork(10 + k), { initStd: opts.initStd });
+      const emb = new Embedding(backend, `field.${field.name}`, field.size, this.fieldDim, rng.fork(10 + k), { initStd: opts.initStd, external: opts.external });
       const vals = field.values;
       emb.param.countRows = (set, maxHistory) =>
         countPerSample(set, field.size, (i, emit) => {
@@ -84,13 +86,14 @@ export class ItemEncoder {
     }
     const goodsRows = goodsRowsOf(catalog);
     this.goodsMap = goodsRows.map;
-    this.goods = new Embedding(backend, 'goods_emb', goodsRows.rows, goodsDim, rng.fork(1), { initStd: opts.initStd });
-    if (catalog.goodsOov) this.goods.param.value.fill(0, (goodsRows.rows - 1) * goodsDim, goodsRows.rows * goodsDim);
+    this.goods = new Embedding(backend, 'goods_emb', goodsRows.rows, goodsDim, rng.fork(1), {
+      initStd: opts.initStd, external: opts.external, zeroRows: catalog.goodsOov ? [goodsRows.rows - 1] : [],
+    });
     this.attrs = attrDim > 0 && numAttrs > 0
-      ? new Embedding(backend, 'attr_emb', numAttrs, attrDim, rng.fork(2), { initStd: opts.initStd })
+      ? new Embedding(backend, 'attr_emb', numAttrs, attrDim, rng.fork(2), { initStd: opts.initStd, external: opts.external })
       : null;
     this.bias = opts.itemBias
-      ? new Embedding(backend, 'item_bias', goodsRows.rows, 1, rng.fork(3), { initStd: 0, decay: false })
+      ? new Embedding(backend, 'item_bias', goodsRows.rows, 1, rng.fork(3), { initStd: 0, decay: false, external: opts.external })
       : null;
     const map = this.goodsMap;
     const row = map ? (item: number) => map[item] : (item: number) => item;
@@ -110,6 +113,43 @@ export class ItemEncoder {
           attrsOf(set.items[i], emit);
           forEachBehaviour(set, i, maxHistory, (h) => attrsOf(h, emit));
         });
+    }
+    // The rows a batch looks up (candidates and the valid part of every history), for external tables' working sets.
+    const batchItems = (batch: Batch, emit: (item: number) => void): void => {
+      for (let b = 0; b < batch.size; b++) {
+        const c = batch.items[b];
+        if (c >= 0) emit(c);
+        const len = Math.min(batch.lengths[b], batch.T);
+        for (let t = 0, o = b * batch.T; t < len; t++) {
+          const h = batch.hist[o + t];
+          if (h >= 0) emit(h);
+        }
+      }
+    };
+    const goodsOf = (emit: (r: number) => void) => (item: number) => {
+      const r = row(item);
+      if (r >= 0) emit(r);
+    };
+    this.goods.param.batchRows = (batch, emit) => batchItems(batch, goodsOf(emit));
+    if (this.bias) {
+      // The item bias is looked up for candidates only.
+      this.bias.param.batchRows = (batch, emit) => {
+        const g = goodsOf(emit);
+        for (let b = 0; b < batch.size; b++) if (batch.items[b] >= 0) g(batch.items[b]);
+      };
+    }
+    if (this.attrs) {
+      const { attrOffsets: off, attrValues: val } = catalog;
+      this.attrs.param.batchRows = (batch, emit) => batchItems(batch, (item) => {
+        for (let j = off[item]; j < off[item + 1]; j++) emit(val[j]);
+      });
+    }
+    for (const { field, emb } of this.fields) {
+      const vals = field.values;
+      emb.param.batchRows = (batch, emit) => batchItems(batch, (item) => {
+        const v = vals[item];
+        if (v >= 0) emit(v);
+      });
     }
     let single = true;
     this.firstAttr = new Int32Array(numItems);

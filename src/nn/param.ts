@@ -1,5 +1,5 @@
 import type { Float } from './backend.js';
-import type { SampleSet } from '../data/types.js';
+import type { Batch, SampleSet } from '../data/types.js';
 
 /**
  * A trainable tensor. Dense params have `grad` of the same size as `value`.
@@ -26,6 +26,12 @@ export interface SparseRows {
    * `index[row] < count`), so whoever rewrites the list keeps it consistent.
    */
   index?: Int32Array;
+  /**
+   * External tables only (rows kept in a store, the model holding the current step's working set): the table row of
+   * each working-set row, so `ids` (working-set rows) can be mapped back to table rows (MBA's per-row counts, the
+   * store's keys).
+   */
+  global?: Int32Array;
 }
 
 /**
@@ -54,6 +60,27 @@ export interface Param {
   decay?: boolean;
   /** Sparse tables: counts n_j of rows over a training set (for mini-batch-aware regularization). */
   countRows?: RowCounter;
+  /**
+   * Sparse tables: calls `emit(row)` for every table row a batch looks up (repeats allowed), so a trainer can bring
+   * exactly those rows into an external table's working set before the step.
+   */
+  batchRows?: (batch: Batch, emit: (row: number) => void) => void;
+  /** Set when the table lives outside the model (see `Embedding`'s `external` option): its working-set manager. */
+  external?: ExternalTable;
+}
+
+/** What a trainer needs of an external table (implemented by `Embedding` with `external: true`). */
+export interface ExternalTable {
+  /** Initial value of any row (what a store gives a row never written). */
+  readonly init: { state: number; std: number; zeroRows: readonly number[] };
+  /** Rows in the current working set. */
+  readonly workingRows: number;
+  /** Table row of each working-set row, in admission order. */
+  readonly workingSetRows: Int32Array;
+  /** Empties the working set. */
+  clearWorkingSet(): void;
+  /** Adds a table row to the working set; returns its working-set row. */
+  admit(row: number): number;
 }
 
 export function paramSize(p: Param): number {

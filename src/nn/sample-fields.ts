@@ -20,14 +20,19 @@ export class SampleFieldEmbedding {
   private B = 0;
 
   constructor(private readonly backend: Backend, readonly fields: readonly SampleField[], readonly k: number, rng: Rng,
-    initStd?: number) {
+    initStd?: number, external = false) {
     const names = new Set<string>();
     this.tables = fields.map((f, i) => {
       const name = `${f.group === 'user' ? 'user' : 'ctx'}.${f.name}`;
       if (names.has(name)) throw new Error(`sample fields: duplicate field "${name}"`);
       names.add(name);
       if (!(Number.isInteger(f.size) && f.size >= 1)) throw new Error(`sample field "${name}": size ${f.size}`);
-      const emb = new Embedding(backend, name, f.size, k, rng.fork(200 + i), { initStd });
+      const emb = new Embedding(backend, name, f.size, k, rng.fork(200 + i), { initStd, external });
+      emb.param.batchRows = (batch, emit) => {
+        const col = batch.fieldValues?.[i];
+        if (!col) return;
+        for (let b = 0; b < batch.size; b++) if (col[b] >= 0) emit(col[b]);
+      };
       emb.param.countRows = (set) => {
         const col = set.fieldValues?.[i];
         if (!col) throw new Error(`sample field "${name}": the training set has no values for it`);

@@ -46,6 +46,7 @@ export class Adam implements Optimizer {
   private readonly eps: number;
   private readonly backend: Backend;
   private t = 0;
+  readonly stateSlots = 2;
   private readonly state = new Map<Param, State>();
   private readonly owned: { be: Backend; arrays: Float[] };
 
@@ -56,6 +57,29 @@ export class Adam implements Optimizer {
     this.backend = opts.backend ?? JS;
     this.owned = { be: this.backend, arrays: [] };
     if (this.backend !== JS) arenaRelease.register(this, this.owned);
+  }
+
+  /** Steps taken (t of the bias correction). */
+  get steps(): number {
+    return this.t;
+  }
+
+  set steps(t: number) {
+    if (!(Number.isInteger(t) && t >= 0)) throw new Error(`adam: step count must be an integer >= 0, got ${t}`);
+    this.t = t;
+  }
+
+  bindState(p: Param, arrays: Float[]): void {
+    if (arrays.length !== 2) throw new Error(`adam: ${p.name} needs 2 state arrays (the moments), got ${arrays.length}`);
+    const [m, v] = arrays;
+    if (m.length < p.value.length || v.length < p.value.length) throw new Error(`adam: state of ${p.name} is shorter than its value`);
+    // The arrays must be the backend's own (its kernel reads them from its memory), as the caller allocates them.
+    this.state.set(p, { m, v, be: this.backend });
+  }
+
+  stateOf(p: Param): Float[] | undefined {
+    const s = this.state.get(p);
+    return s ? [s.m, s.v] : undefined;
   }
 
   step(params: Param[], lr: number): void {

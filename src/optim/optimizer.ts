@@ -14,6 +14,18 @@ export interface Optimizer {
    * Param objects every step.
    */
   step(params: Param[], lr: number): void;
+  /** State arrays it keeps per parameter value (Adam: 2, the moments; SGD: 0). A row store keeps them with each row. */
+  readonly stateSlots: number;
+  /**
+   * Uses `arrays` (stateSlots arrays, each as long as `p.value`, allocated on the optimizer's backend, or plain arrays
+   * of the backend's dtype when it has none) as the state of `p` from now
+   * on: an external table's working set brings each step's rows' state from its store.
+   */
+  bindState(p: Param, arrays: Float[]): void;
+  /** Step count of a stateful optimizer (Adam's bias correction); saved with checkpoints. */
+  steps: number;
+  /** The state arrays of `p`, when it has any yet (dense params: saved with checkpoints). */
+  stateOf(p: Param): Float[] | undefined;
 }
 
 /** Number of gradient values that are live this step (compact rows for sparse params). */

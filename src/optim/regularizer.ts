@@ -128,9 +128,11 @@ export function regularizerFromSpec(spec: RegularizerSpec, params: Param[]): Reg
         const g = p.grad;
         const ids = sp.ids;
         const f = inv.get(p);
+        // External tables: ids are working-set rows; their table rows (for n_j) are in sp.global.
+        const table = sp.global;
         for (let r = 0, count = sp.count; r < count; r++) {
           const id = ids[r];
-          addScaled(g, w, r * dim, id * dim, dim, f ? lambda * f[id] : lambda);
+          addScaled(g, w, r * dim, id * dim, dim, f ? lambda * f[table ? table[id] : id] : lambda);
         }
       }
     },

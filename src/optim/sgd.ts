@@ -1,10 +1,19 @@
+import type { Float } from '../nn/backend.js';
 import type { Param } from '../nn/param.js';
 import type { Optimizer } from './optimizer.js';
 
 /** Plain SGD: w ← w − lr·g (the paper's Amazon setting: lr 1.0 with exponential decay). */
 export class Sgd implements Optimizer {
   readonly name = 'sgd';
+  readonly stateSlots = 0;
+  /** Steps taken (SGD keeps no other state). */
+  steps = 0;
+  bindState(_p: Param, _arrays: Float[]): void {}
+  stateOf(_p: Param): Float[] | undefined {
+    return undefined;
+  }
   step(params: Param[], lr: number): void {
+    this.steps++;
     for (const p of params) {
       const w = p.value;
       const g = p.grad;

@@ -39,6 +39,12 @@ const WEIGHTS = 2;
 const CMD_STEP = 1;
 const CMD_VERIFY = 2;
 const CMD_STOP = 3;
+/** Every rank writes its share of the optimizer's state to its STATE region (a checkpoint). */
+const CMD_GET_STATE = 4;
+/** Every rank takes its share of the optimizer's state from rank 0's STATE region (a resume). */
+const CMD_SET_STATE = 5;
+/** Region of optimizer state exchanges (checkpoints and resumes only). */
+const STATE = 3;
 
 /** Header (rank 0's BATCH region): i32 [0] cmd, [1] N, [2] T, [3] fields, [4] solo, [8 + 2r] start, [9 + 2r] rows. */
 const H_CMD = 0;
@@ -161,6 +167,153 @@ export class Replica {
     this.publishWeights(solo);
     this.group.barrier();
     this.gatherWeights(solo);
+  }
+
+  /**
+   * The optimizer state of this rank's share, into our STATE region: f64 step count, then per dense share view its
+   * state arrays, then per table its state rows of the rows this rank updates (id % R = rank), in id order.
+   */
+  publishState(): void {
+    const slots = this.optimizer.stateSlots;
+    const R = this.group.size;
+    const me = this.group.rank;
+    let n = 0;
+    for (const p of this.shareDense) n += slots * p.value.length;
+    for (const p of this.sparse) n += slots * ownedRows(p.shape[0], me, R) * p.shape[1];
+    const r = this.group.own(STATE, 8 + n * 4);
+    r.f64[0] = this.optimizer.steps;
+    const f = r.f32;
+    let o = 2;
+    for (const p of this.shareDense) {
+      const st = this.optimizer.stateOf(p);
+      for (let k = 0; k < slots; k++) {
+        if (st) f.set(st[k].subarray(0, p.value.length), o);
+        else f.fill(0, o, o + p.value.length);
+        o += p.value.length;
+      }
+    }
+    for (const p of this.sparse) {
+      const st = this.optimizer.stateOf(p);
+      const dim = p.shape[1];
+      for (let k = 0; k < slots; k++) {
+        for (let id = me; id < p.shape[0]; id += R) {
+          if (st) for (let d = 0; d < dim; d++) f[o + d] = st[k][id * dim + d];
+          else f.fill(0, o, o + dim);
+          o += dim;
+        }
+      }
+    }
+  }
+
+  /**
+   * The whole optimizer state (every rank's share; call after the ranks published theirs and a barrier), as one
+   * optimizer on one thread would hold it: per model param, stateSlots full-size arrays.
+   */
+  collectState(): { steps: number; arrays: Map<string, Float32Array[]> } {
+    const slots = this.optimizer.stateSlots;
+    const R = this.group.size;
+    const out = new Map<string, Float32Array[]>();
+    for (const p of this.params) out.set(p.name, Array.from({ length: slots }, () => new Float32Array(p.value.length)));
+    let steps = 0;
+    for (let r = 0; r < R; r++) {
+      const reg = this.group.peer(r, STATE);
+      if (r === 0) steps = reg.f64[0];
+      const f = reg.f32;
+      let o = 2;
+      // Dense: rank r's range [lo[r], lo[r+1]) of the dense params laid end to end, state array by state array.
+      const a = this.lo[r];
+      const b = this.lo[r + 1];
+      const pieces: Array<{ p: Param; s: number; e: number }> = [];
+      let off = 0;
+      for (const p of this.dense) {
+        const len = p.value.length;
+        const s = Math.max(a, off) - off;
+        const e = Math.min(b, off + len) - off;
+        if (e > s) pieces.push({ p, s, e });
+        off += len;
+      }
+      for (const { p, s, e } of pieces) {
+        const dst = out.get(p.name)!;
+        for (let k = 0; k < slots; k++) {
+          dst[k].set(f.subarray(o, o + e - s), s);
+          o += e - s;
+        }
+      }
+      for (const p of this.sparse) {
+        const dst = out.get(p.name)!;
+        const dim = p.shape[1];
+        for (let k = 0; k < slots; k++) {
+          for (let id = r; id < p.shape[0]; id += R) {
+            dst[k].set(f.subarray(o, o + dim), id * dim);
+            o += dim;
+          }
+        }
+      }
+    }
+    return { steps, arrays: out };
+  }
+
+  /** Rank 0: writes a whole optimizer state (as collectState returns it) into our STATE region for the others. */
+  publishFullState(steps: number, arrays: Map<string, Float32Array[]>): void {
+    const slots = this.optimizer.stateSlots;
+    let n = 0;
+    for (const p of this.params) n += slots * p.value.length;
+    const r = this.group.own(STATE, 8 + n * 4);
+    r.f64[0] = steps;
+    let o = 2;
+    for (const p of this.params) {
+      const src = arrays.get(p.name);
+      for (let k = 0; k < slots; k++) {
+        if (src) r.f32.set(src[k], o);
+        else r.f32.fill(0, o, o + p.value.length);
+        o += p.value.length;
+      }
+    }
+  }
+
+  /** Takes this rank's share of the whole state rank 0 published (call after the barrier). */
+  adoptState(): void {
+    const slots = this.optimizer.stateSlots;
+    const reg = this.group.peer(0, STATE);
+    const f = reg.f32;
+    this.optimizer.steps = reg.f64[0];
+    if (slots === 0) return;
+    const be = this.model.backend;
+    const full = new Map<string, number>();
+    let o = 2;
+    for (const p of this.params) {
+      full.set(p.name, o);
+      o += slots * p.value.length;
+    }
+    // Dense share views: their slice of each param's arrays.
+    const a = this.lo[this.group.rank];
+    let off = 0;
+    const views = new Map(this.shareDense.map((v) => [v, 0]));
+    for (const p of this.dense) {
+      const len = p.value.length;
+      for (const v of views.keys()) {
+        if (v.name !== p.name) continue;
+        const s = Math.max(a, off) - off;
+        const base = full.get(p.name)!;
+        const arrays = Array.from({ length: slots }, (_, k) => {
+          const x = be.alloc(v.value.length);
+          x.set(f.subarray(base + k * len + s, base + k * len + s + v.value.length));
+          return x;
+        });
+        this.optimizer.bindState(v, arrays);
+      }
+      off += len;
+    }
+    for (const p of this.sparse) {
+      const base = full.get(p.name)!;
+      const len = p.value.length;
+      const arrays = Array.from({ length: slots }, (_, k) => {
+        const x = be.alloc(len);
+        x.set(f.subarray(base + k * len, base + (k + 1) * len));
+        return x;
+      });
+      this.optimizer.bindState(p, arrays);
+    }
   }
 
   /** A hash of every weight and buffer (equal on every rank while the replicas agree). */
@@ -358,6 +511,11 @@ export class Replica {
   }
 }
 
+/** Rows id < rows with id % R === r. */
+function ownedRows(rows: number, r: number, R: number): number {
+  return r < rows ? Math.floor((rows - 1 - r) / R) + 1 : 0;
+}
+
 function align8(n: number): number {
   return (n + 7) & ~7;
 }
@@ -432,7 +590,7 @@ export class DataParallel {
     const shared = createGroupShared(threads);
     const es = model.backend.dtype === 'float64' ? 8 : 4;
     const denseBytes = model.params().filter((p) => !p.sparse).reduce((a, p) => a + p.grad.length, 0) * es;
-    const regions = createRegions(threads, [denseBytes + 65536, 65536, denseBytes / threads + 65536]);
+    const regions = createRegions(threads, [denseBytes + 65536, 65536, denseBytes / threads + 65536, 65536]);
     // ports[r][s]: the channel r → s (port1 held by r, port2 by s).
     const ports: (MessageChannel | null)[][] = Array.from({ length: threads }, (_, r) =>
       Array.from({ length: threads }, (_, s) => (r === s ? null : new MessageChannel())));
@@ -531,6 +689,29 @@ export class DataParallel {
     return loss;
   }
 
+  /** The whole optimizer state, gathered from every thread (for a checkpoint): as one thread's optimizer would hold it. */
+  optimizerState(): { steps: number; arrays: Map<string, Float32Array[]> } {
+    const group = this.replica.group;
+    group.own(BATCH, H_DATA * 4).i32[H_CMD] = CMD_GET_STATE;
+    group.post();
+    this.replica.publishState();
+    group.barrier();
+    const state = this.replica.collectState();
+    group.barrier(); // nobody overwrites its STATE region before we read it
+    return state;
+  }
+
+  /** Gives every thread its share of a whole optimizer state (a resume). */
+  setOptimizerState(steps: number, arrays: Map<string, Float32Array[]>): void {
+    const group = this.replica.group;
+    this.replica.publishFullState(steps, arrays);
+    group.own(BATCH, H_DATA * 4).i32[H_CMD] = CMD_SET_STATE;
+    group.post();
+    group.barrier();
+    this.replica.adoptState();
+    group.barrier();
+  }
+
   /** Throws if a worker's weights or buffers differ from ours (they must not: every rank does the same update). */
   verify(): void {
     const group = this.replica.group;
@@ -556,5 +737,5 @@ export class DataParallel {
   }
 }
 
-export const COMMANDS = { CMD_STEP, CMD_VERIFY, CMD_STOP, H_CMD, H_N, H_SOLO, H_LR } as const;
+export const COMMANDS = { CMD_STEP, CMD_VERIFY, CMD_STOP, CMD_GET_STATE, CMD_SET_STATE, H_CMD, H_N, H_SOLO, H_LR } as const;
 export const REGIONS = { GRADS, BATCH } as const;

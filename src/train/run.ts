@@ -5,9 +5,15 @@ import type { Backend } from '../nn/backend.js';
 import { createModel } from '../models/index.js';
 import type { Model, ModelConfig } from '../models/model.js';
 import { TrainedModel } from './trained-model.js';
+import { dataFingerprint } from './fingerprint.js';
+import { warmStart, type WarmStartReport } from './warm-start.js';
+import { checkpointsDir, readLatestCheckpoint, writeTrainerCheckpoint, type TrainerState } from './resume.js';
 import { evaluateSource, type EvalResult, type EvalSource } from './evaluator.js';
 import type { Progress } from './progress.js';
-import { testSource, trainModel, trainSize, trainSource, type EpochRecord, type RegularizationRecord, type TrainData, type TrainOptions } from './trainer.js';
+import {
+  testSource, trainModel, trainSize, trainSource, type CheckpointHook, type EpochRecord, type RegularizationRecord, type TrainData, type TrainOptions,
+  type OptimizerInit, type TrainResult,
+} from './trainer.js';
 import { filterGoods, goodsRowSampleCounts } from '../data/goods-filter.js';
 import type { ItemCatalog } from '../data/types.js';
 
@@ -66,6 +72,21 @@ export interface RunMetrics {
   config: ModelConfig;
   /** The training options the run used. */
   options: TrainOptions;
+  /** Warm-started runs (`--init-from`): what was carried over. */
+  warmStart?: WarmStartReport;
+  /** Runs with the tables in a row store (`din train --store`): where, and how many trainer processes. */
+  store?: {
+    /** `memory` or the Redis seed addresses (credentials removed). */
+    url: string;
+    /** The run's namespace in the store. */
+    name?: string;
+    /** Trainer processes. */
+    workers: number;
+    /** Wall time of rank 0's training, including waits for the other trainers. */
+    wallSeconds: number;
+    /** Rank 0's traffic with a Redis store: commands, round trips, bytes per sample, rows moved. */
+    traffic?: Record<string, number>;
+  };
 }
 
 export interface RunSpec {
@@ -79,6 +100,15 @@ export interface RunSpec {
   log?: (line: string) => void;
   progress?: Progress;
   label?: string;
+  /**
+   * Resumable checkpoints into `out`/checkpoints (./resume.ts): at every epoch end, and every `everySteps` steps or
+   * `everyMinutes` minutes; the newest `keep` (default 2) are kept. Needs `out`. Absent: none.
+   */
+  checkpoints?: { everySteps?: number; everyMinutes?: number; keep?: number };
+  /** Continue from the newest checkpoint in `out` (written by the same run: same data, model and options). */
+  resume?: boolean;
+  /** Warm start (./warm-start.ts): begin from a trained model's weights, rows matched by key; optimizer kept or reset. */
+  initFrom?: { dir: string; optimizer: 'keep' | 'reset' };
 }
 
 /**
@@ -138,9 +168,19 @@ function carveValidation(data: TrainData): { train: TrainData; valid: EvalSource
 /** Train a model, evaluate it on the test split, and (with `out`) save checkpoint + metrics.json. */
 export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics; trained: TrainedModel } {
   const { data, config, options, backend } = spec;
+  let warm: WarmStartReport | undefined;
   const build = (train: TrainData) => {
     const catalog = modelCatalog(data.catalog, trainSource(train), options);
-    return { catalog, model: createModel(config, { backend, catalog, seed: options.seed, sampleFields: data.sampleFields }) };
+    const model = createModel(config, { backend, catalog, seed: options.seed, sampleFields: data.sampleFields });
+    let optimizer: OptimizerInit | undefined;
+    if (spec.initFrom) {
+      const w = warmStart(model, catalog, data.sampleFields, spec.initFrom.dir, spec.initFrom.optimizer, options.optimizer === 'adam' ? 2 : 0);
+      warm = w.report;
+      optimizer = w.optimizer;
+      const t = Object.entries(w.report.tables).map(([n, c]) => `${n} ${c.kept} kept / ${c.fresh} new`).join(', ');
+      spec.log?.(`warm start from ${spec.initFrom.dir} (optimizer ${spec.initFrom.optimizer}): ${t}`);
+    }
+    return { catalog, model, optimizer };
   };
   const evaluatedOn = data.buildOptions.split === 'validation' ? 'validation' : 'test';
   let trainData = data;
@@ -151,21 +191,61 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics;
     }
     ({ train: trainData, valid } = carveValidation(data));
   }
+  const refitting = valid !== undefined && options.refit;
+  // Resumable checkpoints and resuming (./resume.ts).
+  if ((spec.checkpoints || spec.resume) && !spec.out) throw new Error('resumable checkpoints need an output directory (--out)');
+  const fingerprint = spec.checkpoints || spec.resume ? dataFingerprint(data) : '';
+  const hookFor = (phase: TrainerState['phase'], extra?: Partial<TrainerState>): CheckpointHook | undefined => {
+    const c = spec.checkpoints;
+    if (!c) return undefined;
+    return {
+      phase, data: fingerprint, extra,
+      ...(c.everySteps ? { everySteps: c.everySteps } : {}),
+      ...(c.everyMinutes ? { everyMs: c.everyMinutes * 60_000 } : {}),
+      write: (ck) => {
+        writeTrainerCheckpoint(spec.out!, ck, c.keep ?? 2);
+      },
+    };
+  };
+  let resumeFrom = spec.resume ? readLatestCheckpoint(spec.out!) : null;
+  if (spec.resume && resumeFrom === null) throw new Error(`${spec.out}: no checkpoint to resume from (nothing in ${checkpointsDir(spec.out!)})`);
+  if (resumeFrom) {
+    const ph = resumeFrom.state.phase;
+    const want = refitting ? ['select', 'refit'] : ['train'];
+    if (!want.includes(ph)) throw new Error(`${spec.out}: its checkpoint is of a "${ph}" phase; this run's options have ${want.join(' and ')} (resume with the run's own options)`);
+    if (resumeFrom.state.data !== fingerprint) throw new Error(`${spec.out}: its checkpoint was written on other training data (the data or its options changed)`);
+    spec.log?.(`resuming ${spec.out}: ${ph} phase, epoch ${resumeFrom.state.epoch + 1}, step ${resumeFrom.state.step}`);
+  }
+  const hooks = { log: spec.log, progress: spec.progress, label: spec.label, evalName: evaluatedOn };
   let built = build(trainData);
   let model = built.model;
-  const hooks = { log: spec.log, progress: spec.progress, label: spec.label, evalName: evaluatedOn };
-  let result = trainModel(model, trainData, options, { ...hooks, valid });
+  let result: TrainResult;
   let selection: RunMetrics['selection'];
-  if (valid && options.refit) {
+  if (resumeFrom?.state.phase === 'refit') {
+    selection = resumeFrom.state.selection;
+    if (!selection) throw new Error(`${spec.out}: its refit checkpoint does not record the selection phase`);
+    valid = undefined;
+  } else {
+    result = trainModel(model, trainData, options, {
+      ...hooks, valid, checkpoint: hookFor(refitting ? 'select' : 'train'), ...(resumeFrom ? { resume: resumeFrom } : {}),
+      ...(built.optimizer ? { initialOptimizer: built.optimizer } : {}),
+    });
+    resumeFrom = null;
+    if (refitting) selection = { history: result.history, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, seconds: result.seconds };
+  }
+  if (refitting) {
     // The held-out samples are each user's most recent training events — the most informative ones for the next
     // event — so after choosing the epoch count on them, train again from scratch on all training data for that many.
-    selection = { history: result.history, bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, seconds: result.seconds };
-    spec.log?.(`refit: training again on all ${trainSize(data)} training samples for ${result.bestEpoch} epoch(s)`);
+    spec.log?.(`refit: training again on all ${trainSize(data)} training samples for ${selection!.bestEpoch} epoch(s)`);
     built = build(data);
     model = built.model;
-    result = trainModel(model, data, { ...options, epochs: result.bestEpoch, patience: 0 }, { ...hooks, label: `${config.model} refit` });
+    result = trainModel(model, data, { ...options, epochs: selection!.bestEpoch, patience: 0 }, {
+      ...hooks, label: `${config.model} refit`, checkpoint: hookFor('refit', { selection }), ...(resumeFrom ? { resume: resumeFrom } : {}),
+      ...(built.optimizer ? { initialOptimizer: built.optimizer } : {}),
+    });
     valid = undefined;
   }
+  result = result!;
   const kept = result.history[result.bestEpoch - 1];
   const test = kept?.test ?? evaluateSource(model, testSource(data), { batchSize: options.evalBatchSize, maxHistory: options.maxHistory });
   const metrics: RunMetrics = {
@@ -193,6 +273,7 @@ export function runTraining(spec: RunSpec): { model: Model; metrics: RunMetrics;
     ...(data.skippedExamples?.length ? { skippedExamples: data.skippedExamples } : {}),
     config,
     options,
+    ...(warm ? { warmStart: warm } : {}),
   };
   const trained = new TrainedModel({
     model,

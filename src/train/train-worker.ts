@@ -35,6 +35,18 @@ try {
       group.gather(replica.hash());
       continue;
     }
+    if (cmd === COMMANDS.CMD_GET_STATE) {
+      replica.publishState();
+      group.barrier();
+      group.barrier();
+      continue;
+    }
+    if (cmd === COMMANDS.CMD_SET_STATE) {
+      group.barrier();
+      replica.adoptState();
+      group.barrier();
+      continue;
+    }
     if (cmd !== COMMANDS.CMD_STEP) throw new Error(`unknown command ${cmd}`);
     const part = readSlice(hdr.i32, hdr.f32, init.rank);
     replica.computeGradients(part.size > 0 ? part : null, hdr.i32[COMMANDS.H_N], hdr.i32[COMMANDS.H_SOLO] === 0);

@@ -10,6 +10,8 @@ import { evaluateSource, type EvalResult, type EvalSource } from './evaluator.js
 import { concatSets, isSharded, testParts, trainParts, type ShardedDataset } from '../data/shards.js';
 import { createProgress, type Progress } from './progress.js';
 import { DataParallel } from './data-parallel.js';
+import type { NamedTensor } from '../checkpoint/safetensors.js';
+import { modelTensors, restoreModelTensors, TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION, type TrainerCheckpoint, type TrainerState } from './resume.js';
 
 /** Options of {@link trainModel}; {@link DEFAULT_TRAIN_OPTIONS} has a value for each required one. */
 export interface TrainOptions {
@@ -138,6 +140,19 @@ export interface EpochRecord {
   valid?: EvalResult;
   /** Test metrics after this epoch: reported, never used to pick a model or stop early. */
   test?: EvalResult;
+  /** Training with a row store: seconds of the epoch's steps spent reading rows, computing, exchanging, updating, writing. */
+  stepTimes?: {
+    /** Reading the steps' rows from the store. */
+    read: number;
+    /** Forward, backward and (one trainer) the update. */
+    compute: number;
+    /** Exchanges with the other trainers, waiting included. */
+    exchange: number;
+    /** Owners updating the rows they own (reads of others' rows, sums, regularizer, optimizer). */
+    update: number;
+    /** Writing updated rows (one trainer: only what the next step's reads do not hide). */
+    write: number;
+  };
 }
 
 /** What {@link trainModel} returns. */
@@ -200,6 +215,37 @@ export interface TrainHooks {
   evalName?: string;
   /** Validation set monitored for early stopping (opts.patience > 0); parts read one at a time for sharded data. */
   valid?: EvalSource;
+  /**
+   * Resumable checkpoints (./resume.ts): `write` receives one at every epoch end and every `everySteps` steps or
+   * `everyMs` milliseconds of training, whichever comes first.
+   */
+  checkpoint?: CheckpointHook;
+  /** Continue from this checkpoint (written by this kind of call: same phase, model, data and options). */
+  resume?: TrainerCheckpoint;
+  /** Start the optimizer from this state (a warm start that keeps the optimizer; ./warm-start.ts). */
+  initialOptimizer?: OptimizerInit;
+}
+
+/** A whole optimizer state: its step count and, per param name, stateSlots full-size arrays. */
+export interface OptimizerInit {
+  steps: number;
+  arrays: Map<string, Float32Array[]>;
+}
+
+/** How and when {@link trainModel} hands out resumable checkpoints. */
+export interface CheckpointHook {
+  /** Steps between checkpoints (0 or absent: none by steps). */
+  everySteps?: number;
+  /** Milliseconds of training between checkpoints (0 or absent: none by time). */
+  everyMs?: number;
+  /** The phase this call is (recorded in the checkpoint). */
+  phase: TrainerState['phase'];
+  /** The training data's fingerprint (recorded; a resume on other data is refused). */
+  data: string;
+  /** Fields added to every checkpoint's state (the refit phase records its selection). */
+  extra?: Partial<TrainerState>;
+  /** Writes the checkpoint (atomically). */
+  write(ck: TrainerCheckpoint): void;
 }
 
 /** Training data: in memory, or shards read one at a time (./shards.ts). */
@@ -231,7 +277,7 @@ function shardSeed(seed: number, k: number): number {
  * order (a new one each epoch), taken `shardWindow` at a time; each window's samples are shuffled together. Memory:
  * one window of shards.
  */
-function* epochBatches(data: TrainData, single: Batcher | null, opts: TrainOptions, epoch: number): Generator<Batch> {
+export function* epochBatches(data: TrainData, single: Batcher | null, opts: TrainOptions, epoch: number): Generator<Batch> {
   if (single !== null) {
     yield* single.epoch(epoch);
     return;
@@ -295,13 +341,58 @@ export function trainModel(model: Model, data: TrainData, opts: TrainOptions, ho
     log(`--reg l2 trains on one thread (it updates every table row each step); ignoring --threads ${threads}`);
     threads = 1;
   }
+  const resume = hooks.resume;
+  if (resume) {
+    const where = 'the checkpoint to resume';
+    if (hooks.checkpoint && resume.state.data !== hooks.checkpoint.data) {
+      throw new Error(`${where} was written on other training data (fingerprint ${resume.state.data}, this data ${hooks.checkpoint.data})`);
+    }
+    restoreModelTensors(model, resume.tensors, where);
+    if (dropout && resume.state.dropout) {
+      dropout.restore(resume.state.dropout.state, resume.state.dropout.seen, resume.state.dropout.dropped);
+    }
+  }
   const dp = threads > 1 ? DataParallel.create(model, threads, optimizer, reg.spec, opts.clipNorm) : null;
   if (dp) log(`training on ${threads} threads (data-parallel: each batch is split over ${threads} replicas)`);
   try {
+    const init: OptimizerInit | undefined = resume
+      ? { steps: resume.state.optimizerSteps, arrays: optimizerArraysOf(model, resume.tensors, optimizer.stateSlots, 'the checkpoint to resume') }
+      : hooks.initialOptimizer;
+    if (init) {
+      const arrays = init.arrays;
+      if (dp) {
+        dp.setOptimizerState(init.steps, arrays);
+      } else {
+        optimizer.steps = init.steps;
+        if (optimizer.stateSlots > 0) {
+          for (const p of model.params()) {
+            optimizer.bindState(p, arrays.get(p.name)!.map((a) => {
+              const x = model.backend.alloc(a.length);
+              x.set(a);
+              return x;
+            }));
+          }
+        }
+      }
+    }
     return trainLoop(model, data, opts, hooks, { optimizer, batcher, nTrain, test, dLogits, lambda, reg, dropout, dp });
   } finally {
     dp?.close();
   }
+}
+
+/** Optimizer state arrays of every param from checkpoint tensors `optimizer.<k>.<name>` (zeros where absent). */
+function optimizerArraysOf(model: Model, tensors: Record<string, NamedTensor>, slots: number, where: string): Map<string, Float32Array[]> {
+  const out = new Map<string, Float32Array[]>();
+  for (const p of model.params()) {
+    out.set(p.name, Array.from({ length: slots }, (_, k) => {
+      const t = tensors[`optimizer.${k}.${p.name}`];
+      if (!t) throw new Error(`${where}: no optimizer state "optimizer.${k}.${p.name}" (written with another optimizer?)`);
+      if (t.data.length !== p.value.length) throw new Error(`${where}: optimizer state of "${p.name}" has ${t.data.length} values, the model ${p.value.length}`);
+      return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    }));
+  }
+  return out;
 }
 
 interface LoopState {
@@ -323,20 +414,68 @@ function trainLoop(model: Model, data: TrainData, opts: TrainOptions, hooks: Tra
   const evalEachEpoch = hooks.evalEachEpoch ?? true;
   const { valid } = hooks;
   const evalOpts = { batchSize: opts.evalBatchSize, maxHistory: opts.maxHistory };
-  const history: EpochRecord[] = [];
-  let trainSeconds = 0;
-  let best: { epoch: number; gauc: number } | null = null;
+  const r0 = hooks.resume?.state;
+  const history: EpochRecord[] = r0 ? [...r0.history] : [];
+  // Seconds of the finished epochs; a resumed epoch adds what it had run before the checkpoint.
+  let trainSeconds = history.reduce((a, h) => a + h.seconds, 0);
+  let best: { epoch: number; gauc: number } | null = r0?.best ?? null;
   let bestSnapshot: Snapshot | undefined;
-  let stoppedEarly = false;
-  for (let epoch = 0; epoch < opts.epochs; epoch++) {
+  if (r0?.best && hooks.resume) {
+    bestSnapshot = snapshot(model);
+    const probe = snapshot(model);
+    restoreModelTensors(model, hooks.resume.tensors, 'the checkpoint to resume', 'best.');
+    bestSnapshot = snapshot(model, bestSnapshot);
+    restore(model, probe);
+  }
+  let stoppedEarly = r0?.stoppedEarly ?? false;
+  let globalStep = r0?.globalStep ?? 0;
+  const ck = hooks.checkpoint;
+  let lastCheckpoint = performance.now();
+  const writeCheckpoint = (epoch: number, step: number, lossSum: number, seen: number, secondsSoFar: number): void => {
+    if (!ck) return;
+    const tensors = modelTensors(model);
+    const state = dp ? dp.optimizerState() : null;
+    for (const p of model.params()) {
+      for (let k = 0; k < optimizer.stateSlots; k++) {
+        const a = state ? state.arrays.get(p.name)![k] : optimizer.stateOf(p)?.[k].subarray(0, p.value.length) ?? new Float32Array(p.value.length);
+        tensors[`optimizer.${k}.${p.name}`] = { shape: p.shape, data: a as Float32Array | Float64Array };
+      }
+    }
+    if (bestSnapshot) {
+      const cur = snapshot(model);
+      restore(model, bestSnapshot);
+      Object.assign(tensors, Object.fromEntries(Object.entries(modelTensors(model, 'best.')).map(([k, t]) => [k, { shape: t.shape, data: t.data.slice() }])));
+      restore(model, cur);
+    }
+    const d = dropout?.state();
+    ck.write({
+      state: {
+        format: TRAIN_STATE_FORMAT, version: TRAIN_STATE_VERSION, phase: ck.phase, epoch, step, globalStep, lossSum, seen,
+        trainSeconds: secondsSoFar, history: [...history], ...(best ? { best } : {}), stoppedEarly,
+        ...(d ? { dropout: d } : {}), optimizerSteps: state ? state.steps : optimizer.steps, threads: dp?.size ?? 1, data: ck.data,
+        createdAt: new Date().toISOString(), ...(ck.extra ?? {}),
+      },
+      tensors,
+    });
+    lastCheckpoint = performance.now();
+  };
+  for (let epoch = r0?.epoch ?? 0; epoch < opts.epochs && !stoppedEarly; epoch++) {
     const lr = learningRate(opts.lr, opts.lrDecay, epoch);
     const label = `${hooks.label ?? model.config.model} epoch ${epoch + 1}/${opts.epochs}`;
     progress.start(nTrain, label);
     const t0 = performance.now();
-    let lossSum = 0;
-    let seen = 0;
+    const resuming = r0 !== undefined && epoch === r0.epoch;
+    let lossSum = resuming ? r0.lossSum : 0;
+    let seen = resuming ? r0.seen : 0;
     let step = 0;
+    const skip = resuming ? r0.step : 0;
+    const partialBefore = resuming ? Math.max(0, r0.trainSeconds - trainSeconds) : 0;
+    const secondsBefore = trainSeconds + partialBefore;
     for (const batch of epochBatches(data, batcher, opts, epoch)) {
+      if (step < skip) {
+        step++;
+        continue;
+      }
       dropout?.apply(batch);
       const loss = dp ? dp.step(batch, lr) : trainStep(model, batch, optimizer, lr, opts.clipNorm, dLogits, reg);
       if (!Number.isFinite(loss)) {
@@ -344,9 +483,13 @@ function trainLoop(model: Model, data: TrainData, opts: TrainOptions, hooks: Tra
       }
       lossSum += loss * batch.size;
       seen += batch.size;
+      globalStep++;
       if ((++step & 31) === 0) progress.update(seen, { loss: (lossSum / seen).toFixed(4) });
+      if (ck && ((ck.everySteps && globalStep % ck.everySteps === 0) || (ck.everyMs && performance.now() - lastCheckpoint >= ck.everyMs))) {
+        writeCheckpoint(epoch, step, lossSum, seen, secondsBefore + (performance.now() - t0) / 1000);
+      }
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = partialBefore + (performance.now() - t0) / 1000;
     progress.update(seen, { loss: (lossSum / seen).toFixed(4) });
     progress.stop();
     trainSeconds += seconds;
@@ -374,9 +517,11 @@ function trainLoop(model: Model, data: TrainData, opts: TrainOptions, hooks: Tra
       } else if (epoch + 1 - best.epoch >= opts.patience) {
         stoppedEarly = epoch + 1 < opts.epochs;
         if (stoppedEarly) log(`early stop: no better validation ${monitoredName(rec.valid)} for ${opts.patience} epoch(s); keeping epoch ${best.epoch}`);
+        writeCheckpoint(epoch + 1, 0, 0, 0, trainSeconds);
         break;
       }
     }
+    writeCheckpoint(epoch + 1, 0, 0, 0, trainSeconds);
   }
   // The replicas must still agree (they did the same updates); checked before a restore changes ours.
   dp?.verify();

@@ -3,16 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  amazonRawSourceFiles,
-  compareCodePoints,
-  findAmazonRawFiles,
-  LineSplitter,
-  loadAmazonRaw,
-  loadAmazonRawAsync,
-  readLines,
-  readLinesSync,
-} from '../../src/data/sources/amazon-raw.js';
+import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRaw, loadAmazonRawAsync } from '../../src/data/sources/amazon-raw.js';
+import { LineSplitter, readLines, readLinesSync } from '../../src/data/parse/lines.js';
+import { compareCodePoints } from '../../src/data/parse/text.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
 import type { Dataset, SampleSet } from '../../src/data/types.js';
 import { SHARED_DATA, tmpFixture } from './helpers.js';

@@ -11,20 +11,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { loadAmazonSeq } from '../../src/data/sources/amazon-seq.js';
-import { loadAmazonRaw, loadAmazonRawAsync } from '../../src/data/sources/amazon-raw.js';
-import { loadDinRemapped } from '../../src/data/sources/din-remapped.js';
-import { loadMovieLens } from '../../src/data/sources/movielens.js';
+import { convertAmazonSeqToShards, loadAmazonSeq } from '../../src/data/sources/amazon-seq.js';
+import { convertAmazonRawToShards, loadAmazonRaw, loadAmazonRawAsync } from '../../src/data/sources/amazon-raw.js';
+import { convertDinRemappedToShards, loadDinRemapped } from '../../src/data/sources/din-remapped.js';
+import { convertMovieLensToShards, loadMovieLens } from '../../src/data/sources/movielens.js';
+import { convertTaobaoToShards, loadTaobao } from '../../src/data/sources/taobao/index.js';
 import { MAX_SKIPPED_EXAMPLES, type RowErrorPolicy } from '../../src/data/sources/row-errors.js';
-import { parseJsonOrPython } from '../../src/data/python-literal.js';
+import { parseJsonOrPython } from '../../src/data/parse/python-literal.js';
 import { loadDataset } from '../../src/data/load.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
 import type { Dataset } from '../../src/data/types.js';
 import { Rng } from '../../src/util/rng.js';
-import { tmpFixture } from './helpers.js';
+import { assertSameShards, tmpFixture } from './helpers.js';
 
 const SEED = Number(process.env.DIN_FUZZ_SEED ?? 5);
 const CASES = Number(process.env.DIN_FUZZ_CASES ?? 300);
@@ -100,6 +101,19 @@ const ML_DAT_RATINGS =
 const ML_DAT_MOVIES =
   "1::Toy Story (1995)::Animation|Children's|Comedy\r\n2::Misérables, Les (1995)::Drama|Musical\r\n" +
   '3::Heat (1995)::Action|Crime|Thriller\r\n4::Unrated (1990)::Horror\r\n';
+
+const TIANCHI = {
+  'ad_feature.csv': 'adgroup_id,cate_id,campaign_id,customer,brand,price\n1,10,100,5,700,3.5\n2,20,200,5,NULL,64\n3,10,100,6,701,0.5\n',
+  'raw_sample.csv':
+    'user,time_stamp,adgroup_id,pid,nonclk,clk\n1,1494500000,1,p1,1,0\n2,1494510000,2,p2,0,1\n1,1494600000,2,p1,1,0\n' +
+    '1,1494700000,3,p2,1,0\n3,1494650000,1,p1,0,1\n2,1494520000,3,p2,1,0\n',
+  'user_profile.csv':
+    'userid,cms_segid,cms_group_id,final_gender_code,age_level,pvalue_level,shopping_level,occupation,new_user_class_level\n' +
+    '1,0,5,2,5,,3,0,3\n2,8,3,1,2,1,3,1,\n',
+  'behavior_log.csv':
+    'user,time_stamp,btag,cate,brand\n1,1494400000,pv,10,700\n1,1494450000,cart,20,NULL\n2,1494500000,pv,10,701\n' +
+    '1,1494550000,buy,30,702\n2,1494505000,fav,20,NULL\n3,1494600000,pv,10,700\n1,1494650000,pv,10,700\n1,1494550000,pv,40,1\n',
+};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Mutations
@@ -736,4 +750,79 @@ test('onError through loadDataset: part of the cache key, examples kept in the c
   await assert.rejects(loadDataset({ path: data, cacheDir, onError: 'never' as 'skip' }), /onError must be 'skip' or 'fail'/);
   // The file was read: sanity check that the fixture is what the message says.
   assert.equal(readFileSync(join(data, 'ratings.csv'), 'utf8').split('\n')[12], '60,x,1,1');
+});
+
+/**
+ * Runs mutated variants of `files` through the in-memory loader and the streamed conversion into shards under both
+ * policies: either both fail with the same message, or the shards hold exactly the loaded dataset.
+ */
+async function fuzzConvert(
+  name: string,
+  salt: number,
+  files: FileSpec[],
+  load: (dir: string, onError: RowErrorPolicy) => Dataset | Promise<Dataset>,
+  convert: (dir: string, out: string, onError: RowErrorPolicy) => Promise<unknown>,
+  order: 'same' | 'user',
+  cases = Math.ceil(CASES / 10),
+): Promise<Tally> {
+  const dir = tmpFixture({}, `din-fuzz-convert-${name}-`);
+  const out = join(tmpFixture({}, `din-fuzz-shards-${name}-`), 'shards');
+  const t = tally();
+  for (let k = 0; k < cases; k++) {
+    const c = writeCase(dir, files, salt, k);
+    for (const onError of ['skip', 'fail'] as const) {
+      const where = `${describe(c, name)}\n[onError ${onError}]`;
+      const mem = await runAsync(async () => load(dir, onError));
+      let convErr: unknown = null;
+      rmSync(out, { recursive: true, force: true });
+      try {
+        await convert(dir, out, onError);
+      } catch (e) {
+        convErr = e;
+      }
+      if (mem.ok && mem.ds.train.size === 0) {
+        // a shard set needs training samples (training reads them): refused, as it always was
+        assert.match((convErr as Error | null)?.message ?? '', /no training rows were written/, where);
+      } else if (mem.ok) {
+        assert.equal(convErr, null, `${where}\nloads in memory but the conversion fails: ${(convErr as Error | null)?.message}`);
+        assertSameShards(out, mem.ds, order);
+      } else {
+        assert.ok(convErr !== null, `${where}\nthe conversion succeeds but the load fails: ${(mem.err as Error).message}`);
+        assert.equal((convErr as Error).message, (mem.err as Error).message, where);
+        assert.ok(!existsSync(join(out, 'manifest.json')), `${where}\na failed conversion left a manifest`);
+      }
+      if (onError === 'skip') record(t, mem);
+    }
+  }
+  report(`${name} → shards`, t);
+  return t;
+}
+
+test('fuzz: every streamed conversion gives the loader\'s dataset, or the loader\'s error, on mutated inputs', async () => {
+  const small = { shardRows: 5, memoryMB: 1 / 16 };
+  const seq = await fuzzConvert('amazon-seq', 11, [
+    { name: 'X.txt', content: AMAZON_SEQ['X.txt'] },
+    { name: 'X_item2attributes.json', content: AMAZON_SEQ['X_item2attributes.json'] },
+  ], (dir, onError) => loadAmazonSeq(dir, { onError }), (dir, out, onError) => convertAmazonSeqToShards(dir, out, { onError, ...small }), 'same');
+  const raw = await fuzzConvert('amazon-raw', 12, [
+    { name: 'reviews_X_5.json.gz', content: AMAZON_RAW['reviews_X_5.json'], gz: true },
+    { name: 'meta_X.json', content: AMAZON_RAW['meta_X.json'] },
+  ], (dir, onError) => loadAmazonRawAsync(dir, { onError }), (dir, out, onError) => convertAmazonRawToShards(dir, out, { onError, ...small }), 'same');
+  const din = await fuzzConvert('din-remapped', 13, [
+    { name: 'x_train.txt', content: DIN_TRAIN },
+    { name: 'x_test.txt', content: DIN_TEST },
+  ], (dir, onError) => loadDinRemapped(dir, { onError }), (dir, out, onError) => convertDinRemappedToShards(dir, out, { onError, ...small }), 'same');
+  const dinSingle = await fuzzConvert('din-remapped-single', 14, [{ name: 'samples.txt', content: DIN_SINGLE }],
+    (dir, onError) => loadDinRemapped(join(dir, 'samples.txt'), { onError, testFraction: 0.3 }),
+    (dir, out, onError) => convertDinRemappedToShards(join(dir, 'samples.txt'), out, { onError, testFraction: 0.3, ...small }), 'same');
+  const ml = await fuzzConvert('movielens', 15, [
+    { name: 'ratings.csv', content: ML_CSV['ratings.csv'] },
+    { name: 'movies.csv', content: ML_CSV['movies.csv'] },
+  ], (dir, onError) => loadMovieLens(dir, { onError, testFraction: 0.4 }),
+  (dir, out, onError) => convertMovieLensToShards(dir, out, { onError, testFraction: 0.4, ...small }), 'same');
+  const tb = await fuzzConvert('taobao-tianchi', 16, Object.entries(TIANCHI).map(([n, content]) => ({ name: n, content })),
+    (dir, onError) => loadTaobao(dir, { onError, maxHistory: 2 }),
+    (dir, out, onError) => convertTaobaoToShards(dir, out, { onError, maxHistory: 2, ...small }), 'user');
+  const all = [seq, raw, din, dinSingle, ml, tb];
+  assert.ok(all.every((t) => t.loaded > 0) && all.filter((t) => t.failed > 0).length >= 4, JSON.stringify(all));
 });

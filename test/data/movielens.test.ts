@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMovieLens } from '../../src/data/sources/movielens.js';
-import { parseCsv } from '../../src/data/csv.js';
+import { parseCsv } from '../../src/data/parse/csv.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
 import type { SampleSet } from '../../src/data/types.js';
 import { MOVIELENS_FIXTURE, tmpFixture } from './helpers.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJsonOrPython, parsePythonLiteral, PythonLiteralError } from '../../src/data/python-literal.js';
+import { parseJsonOrPython, parsePythonLiteral, PythonLiteralError } from '../../src/data/parse/python-literal.js';
 
 const py = parsePythonLiteral;
 

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parquetWriteFile } from 'hyparquet-writer';
-import { isSchemaFile, loadSchemaDataset, readSchema, schemaSourceFiles, type SchemaSpec } from '../../src/data/sources/schema.js';
+import { isSchemaFile, loadSchemaDataset, readSchema, schemaSourceFiles, type SchemaSpec } from '../../src/data/sources/schema/index.js';
 import { validateDataset } from '../../src/data/sample-set.js';
 import { hashString } from '../../src/data/field-vocab.js';
 import type { Dataset } from '../../src/data/types.js';

@@ -12,7 +12,7 @@ import {
   taobaoSourceFiles,
   taobaoUnsupported,
   vocabFromCounts,
-} from '../../src/data/sources/taobao.js';
+} from '../../src/data/sources/taobao/index.js';
 import { FieldVocabBuilder } from '../../src/data/field-vocab.js';
 import { validateDataset } from '../../src/data/sample-set.js';
 import { Batcher } from '../../src/data/batcher.js';

@@ -4,7 +4,7 @@
  *   meta_<Cat>.json[.gz]        product metadata, one object per line: a Python-literal dict in the original dump
  *                               ({'asin': '…', 'categories': [['Electronics', …]], …}), strict JSON in later
  *                               re-releases. Both are accepted, line by line (JSON.parse first, then the Python-literal
- *                               parser of ../python-literal.ts).
+ *                               parser of ../parse/python-literal.ts).
  * `.json.gz` files are decompressed transparently; if both `X.json` and `X.json.gz` exist, the plain `.json` is read.
  *
  * Preprocessing: the original DIN scripts (convert_pd.py, remap_id.py, build_dataset.py), reproduced step by step:
@@ -50,25 +50,23 @@
  * Reading: `loadAmazonRaw` is synchronous; it streams plain `.json` files in chunks but decompresses a `.gz` file into
  * memory at once (zlib has no synchronous streaming API: the full Electronics reviews, on the order of a gigabyte
  * uncompressed, need about twice that at peak). `loadAmazonRawAsync` builds the identical Dataset streaming both.
+ * `convertAmazonRawToShards` writes the same samples into shards without holding the reviews: they are spilled to disk
+ * and sorted externally by (user, time, file order), so memory is the vocabularies plus one shard.
  */
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  statSync,
-} from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream';
-import { createGunzip, gunzipSync } from 'node:zlib';
-import { allocSampleSet, putPair } from '../sample-set.js';
-import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
+import { allocSampleSet } from '../sample-set.js';
+import type { ShardManifest } from '../shards.js';
+import type { Dataset, ItemCatalog } from '../types.js';
 import { Float64Column, IntColumn, Vocab } from '../vocab.js';
-import { parseJsonOrPython } from '../python-literal.js';
-import { Rng } from '../../util/rng.js';
+import { parseJsonOrPython } from '../parse/python-literal.js';
+import { readLines, readLinesSync } from '../parse/lines.js';
+import { compareCodePoints } from '../parse/text.js';
+import { ExternalSorter, putFloat64Key } from '../stream/external-sort.js';
+import { streamToShards, type ShardJob, type StreamConvertOptions } from '../stream/job.js';
+import { RecordFile } from '../stream/record-file.js';
+import { SampleShardWriter } from '../stream/sample-writer.js';
+import { AmazonProtocol, SetSink, ShardSink } from './amazon-protocol.js';
 import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
 export type { RowErrorPolicy } from './row-errors.js';
@@ -170,160 +168,66 @@ export function amazonRawSourceFiles(path: string): string[] {
   return [f.reviews, f.meta];
 }
 
-// ---------------------------------------------------------------------------------------------------------------------
-// Line reading (plain or gzip), shared with din-remapped.
-
-export type LineHandler = (line: string, lineNo: number) => void;
-
-/**
- * Splits a byte stream into UTF-8 lines: `\n` or `\r\n` endings, a final line without newline is a line, a trailing
- * newline does not make an extra empty line, a UTF-8 BOM on line 1 is dropped. Line numbers are 1-based.
- */
-export class LineSplitter {
-  private pending: Buffer[] = [];
-  private lineNo = 0;
-  constructor(private readonly onLine: LineHandler) {}
-
-  /** Feeds a chunk. The chunk's bytes are copied if kept, so the caller may reuse its buffer. */
-  push(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      if (this.pending.length > 0) {
-        this.pending.push(chunk.subarray(start, nl));
-        const line = Buffer.concat(this.pending);
-        this.pending = [];
-        this.emit(line, 0, line.length);
-      } else {
-        this.emit(chunk, start, nl);
-      }
-      start = nl + 1;
-    }
-    if (start < chunk.length) this.pending.push(Buffer.from(chunk.subarray(start)));
-  }
-
-  /** Flushes the last line; returns the number of lines emitted. */
-  end(): number {
-    if (this.pending.length > 0) {
-      const line = Buffer.concat(this.pending);
-      this.pending = [];
-      if (line.length > 0) this.emit(line, 0, line.length);
-    }
-    return this.lineNo;
-  }
-
-  private emit(buf: Buffer, s: number, e: number): void {
-    if (e > s && buf[e - 1] === 13) e--;
-    let line = buf.toString('utf8', s, e);
-    this.lineNo++;
-    if (this.lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
-    this.onLine(line, this.lineNo);
-  }
-}
-
-const isGzip = (file: string): boolean => file.endsWith('.gz');
-
-function gzipError(file: string, e: unknown): Error {
-  return new Error(`${file}: corrupt or truncated gzip data (${(e as Error).message})`);
-}
-
-/** Calls onLine for every line of a plain or `.gz` file, synchronously. Returns the number of lines. */
-export function readLinesSync(file: string, onLine: LineHandler): number {
-  const split = new LineSplitter(onLine);
-  if (isGzip(file)) {
-    let compressed: Buffer;
-    try {
-      compressed = readFileSync(file);
-    } catch (e) {
-      throw new Error(`${file}: cannot read (${(e as Error).message})`);
-    }
-    let data: Buffer;
-    try {
-      data = gunzipSync(compressed);
-    } catch (e) {
-      throw gzipError(file, e);
-    }
-    split.push(data);
-    return split.end();
-  }
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as Error).message})`);
-  }
-  try {
-    const buf = Buffer.allocUnsafe(1 << 23);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      split.push(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return split.end();
-}
-
-/** Calls onLine for every line of a plain or `.gz` file, streaming. Resolves to the number of lines. */
-export async function readLines(file: string, onLine: LineHandler): Promise<number> {
-  let lineError: unknown = undefined;
-  const split = new LineSplitter((line, lineNo) => {
-    try {
-      onLine(line, lineNo);
-    } catch (e) {
-      lineError = e;
-      throw e;
-    }
-  });
-  const src = createReadStream(file, { highWaterMark: 1 << 20 });
-  let stream: NodeJS.ReadableStream = src;
-  let gz = false;
-  if (isGzip(file)) {
-    gz = true;
-    const gunzip = createGunzip();
-    pipeline(src, gunzip, () => {
-      /* errors surface through the iteration below */
-    });
-    stream = gunzip;
-  }
-  try {
-    for await (const chunk of stream) split.push(chunk as Buffer);
-  } catch (e) {
-    if (e === lineError) throw e; // the handler's own error, not a read error
-    const err = e as NodeJS.ErrnoException;
-    if (err.syscall !== undefined) throw new Error(`${file}: cannot read (${err.message})`);
-    if (gz) throw gzipError(file, e);
-    throw e;
-  }
-  return split.end();
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-
-/** Python's `sorted` order for str: by Unicode code point (JS `<` compares UTF-16 units, which differs above U+FFFF). */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Map UTF-16 units to an order-preserving code-point order: surrogates (D800–DFFF) go above E000–FFFF.
-    if (x >= 0xd800) x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-    if (y >= 0xd800) y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-    return x - y;
-  }
-  return a.length - b.length;
-}
-
-
 const OBJECT_EXPECTED = 'expected a JSON object or Python dict literal';
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const own = (o: Record<string, unknown>, k: string): unknown =>
   Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
 
-/** Accumulates the two files line by line, then builds the Dataset (used by the sync and async loaders alike). */
+/** Where the valid reviews go while the reviews file is read (temporary user and asin ids, time). */
+interface ReviewStore {
+  push(user: number, asin: number, time: number): void;
+  readonly length: number;
+}
+
+/** Reviews held in memory (`loadAmazonRaw`). */
+class MemoryReviews implements ReviewStore {
+  readonly user = new IntColumn(1 << 16);
+  readonly item = new IntColumn(1 << 16);
+  readonly time = new Float64Column();
+  push(user: number, asin: number, time: number): void {
+    this.user.push(user);
+    this.item.push(asin);
+    this.time.push(time);
+  }
+  get length(): number {
+    return this.user.length;
+  }
+}
+
+/** Reviews spilled to a record file (the streamed conversion): user, asin, and the time as two sort-key words. */
+class SpilledReviews implements ReviewStore {
+  constructor(readonly file: RecordFile) {}
+  push(user: number, asin: number, time: number): void {
+    const f = this.file;
+    const o = f.reserve();
+    f.buf[o] = user;
+    f.buf[o + 1] = asin;
+    putFloat64Key(f.buf, o + 2, time);
+  }
+  get length(): number {
+    return this.file.records;
+  }
+}
+
+/** The items and categories (sorted unique keys, as build_map) over the meta of reviewed items. */
+interface Items {
+  itemDense: Int32Array;
+  catalog: ItemCatalog;
+}
+
+/** The users (sorted unique reviewers of reviews with meta) and what they give. */
+interface Users {
+  userDense: Int32Array;
+  userKeys: string[];
+  usersWithSamples: number;
+  trainSize: number;
+  histTotal: number;
+}
+
+/**
+ * Accumulates the two files line by line, then builds the Dataset — in memory (`build`, for the sync and async
+ * loaders alike) or into shards (`convert`): the same stages, the reviews held in columns or spilled to disk.
+ */
 class AmazonRawBuilder {
   private readonly errors: RowErrors;
   private readonly policy: RowErrorPolicy;
@@ -332,9 +236,6 @@ class AmazonRawBuilder {
   // reviews, by temporary (first-seen) ids
   private readonly reviewers = new Vocab();
   private readonly asins = new Vocab();
-  private readonly revUser = new IntColumn(1 << 16);
-  private readonly revItem = new IntColumn(1 << 16);
-  private readonly revTime = new Float64Column();
   // meta of reviewed items, by temporary asin id
   private itemCat: (string | undefined)[] = [];
   private itemMetaLine: Int32Array = new Int32Array(0);
@@ -344,6 +245,7 @@ class AmazonRawBuilder {
   constructor(
     private readonly files: AmazonRawFiles,
     private readonly opts: AmazonRawOptions,
+    private readonly reviews: ReviewStore,
   ) {
     this.policy = rowErrorPolicy(opts.onError);
     this.errors = new RowErrors(this.policy);
@@ -409,9 +311,7 @@ class AmazonRawBuilder {
       this.rowError('reviewsWithBadTime', file, lineNo, what);
       return;
     }
-    this.revUser.push(this.reviewers.id(user as string));
-    this.revItem.push(this.asins.id(asin as string));
-    this.revTime.push(t);
+    this.reviews.push(this.reviewers.id(user as string), this.asins.id(asin as string), t);
   }
 
   reviewsDone(lines: number): void {
@@ -420,7 +320,7 @@ class AmazonRawBuilder {
     this.itemCat = new Array<string | undefined>(n).fill(undefined);
     this.itemMetaLine = new Int32Array(n);
     this.progress(
-      `amazon-raw: ${this.revUser.length} reviews of ${this.asins.size} items by ${this.reviewers.size} reviewers read ` +
+      `amazon-raw: ${this.reviews.length} reviews of ${this.asins.size} items by ${this.reviewers.size} reviewers read ` +
         `from ${basename(this.files.reviews)}`,
     );
   }
@@ -472,13 +372,9 @@ class AmazonRawBuilder {
     this.metaLines = lines;
   }
 
-  build(): Dataset {
-    const { files } = this;
-    const seed = this.opts.seed ?? 1;
-    const name = this.opts.name ?? basename(dirname(files.reviews));
+  /** Stage 1: items and categories, sorted unique keys (build_map) over the meta of reviewed items. */
+  private items(): Items {
     for (const msg of this.errors.firsts()) this.progress(`amazon-raw: skipped ${msg}`);
-
-    // ---- items and categories: sorted unique keys (build_map) over the meta of reviewed items ----
     const tmpItems: number[] = [];
     for (let i = 0; i < this.asins.size; i++) if (this.itemCat[i] !== undefined) tmpItems.push(i);
     tmpItems.sort((a, b) => compareCodePoints(this.asins.keys[a], this.asins.keys[b]));
@@ -495,20 +391,15 @@ class AmazonRawBuilder {
     for (let d = 0; d < numItems; d++) attrValues[d] = attrId.get(this.itemCat[tmpItems[d]] as string) as number;
     const attrOffsets = new Int32Array(numItems + 1);
     for (let d = 0; d <= numItems; d++) attrOffsets[d] = d;
+    return { itemDense, catalog: { numItems, numAttrs: attrKeys.length, attrOffsets, attrValues, itemKeys, attrKeys } };
+  }
 
-    // ---- reviews with meta; users: sorted unique reviewers of those ----
-    const R = this.revUser.length;
-    const revUser = this.revUser.data;
-    const revItem = this.revItem.data;
-    const revTime = this.revTime.data;
-    let kept = 0;
-    const userHasKept = new Uint8Array(this.reviewers.size);
-    for (let r = 0; r < R; r++) {
-      if (itemDense[revItem[r]] >= 0) {
-        kept++;
-        userHasKept[revUser[r]] = 1;
-      }
-    }
+  /**
+   * Stage 2: the users — sorted unique reviewers of the R reviews, `kept` of them with meta, `keptOf[tmp user]` each —
+   * and the samples they give. Throws when nothing usable is left.
+   */
+  private users(R: number, kept: number, keptOf: Int32Array): Users {
+    const { files } = this;
     if (R - kept > 0) this.count('reviewsWithoutMeta', R - kept);
     if (R === 0) {
       const what = this.errors.rows === 0 ? 'empty file' : 'no valid review line';
@@ -523,15 +414,96 @@ class AmazonRawBuilder {
       );
     }
     const tmpUsers: number[] = [];
-    for (let u = 0; u < this.reviewers.size; u++) if (userHasKept[u]) tmpUsers.push(u);
+    for (let u = 0; u < this.reviewers.size; u++) if (keptOf[u] > 0) tmpUsers.push(u);
     tmpUsers.sort((a, b) => compareCodePoints(this.reviewers.keys[a], this.reviewers.keys[b]));
-    const numUsers = tmpUsers.length;
     const userDense = new Int32Array(this.reviewers.size).fill(-1);
-    const userKeys: string[] = new Array<string>(numUsers);
+    const userKeys: string[] = new Array<string>(tmpUsers.length);
+    let trainSize = 0;
+    let histTotal = 0;
+    let usersWithSamples = 0;
+    let usersWithOne = 0;
     tmpUsers.forEach((t, d) => {
       userDense[t] = d;
       userKeys[d] = this.reviewers.keys[t];
+      const n = keptOf[t];
+      if (n < 2) {
+        usersWithOne++;
+        return;
+      }
+      usersWithSamples++;
+      trainSize += 2 * (n - 2);
+      histTotal += n - 1;
     });
+    if (usersWithOne > 0) this.count('usersWithOneReview', usersWithOne);
+    if (usersWithSamples === 0) {
+      throw new Error(`${files.reviews}: no user with at least 2 reviews (of items with meta)${this.errors.hint()}`);
+    }
+    return { userDense, userKeys, usersWithSamples, trainSize, histTotal };
+  }
+
+  /** The dataset without its samples. */
+  private head(items: Items, users: Users, kept: number): Omit<Dataset, 'train' | 'test'> {
+    const { files } = this;
+    const { catalog } = items;
+    const numUsers = users.userKeys.length;
+    this.progress(
+      `amazon-raw: ${numUsers} users (${users.usersWithSamples} with samples), ${catalog.numItems} items, ` +
+        `${catalog.numAttrs} categories, ${kept} reviews`,
+    );
+    return {
+      name: this.opts.name ?? basename(dirname(files.reviews)),
+      format: 'amazon-raw',
+      catalog,
+      numUsers,
+      userKeys: users.userKeys,
+      skipped: this.errors.skipped,
+      skippedExamples: this.errors.examples(),
+      buildOptions: {
+        seed: this.opts.seed ?? 1,
+        protocol: 'amazon-leave-last-out',
+        negativesPerPositive: 1,
+        categoryPath: this.pathIndex < 0 ? 'last' : 'first',
+        onError: this.policy,
+      },
+      stats: {
+        users: numUsers,
+        usersWithSamples: users.usersWithSamples,
+        items: catalog.numItems,
+        categories: catalog.numAttrs,
+        reviews: kept,
+        reviewLines: this.reviewLines,
+        metaLines: this.metaLines,
+      },
+    };
+  }
+
+  private everyItem(user: string): Error {
+    return new Error(`${this.files.reviews}: user "${user}" reviewed every item; no negative exists`);
+  }
+
+  /** The whole Dataset in memory (the reviews in `MemoryReviews`). */
+  build(): Dataset {
+    const reviews = this.reviews as MemoryReviews;
+    const items = this.items();
+    const { itemDense } = items;
+    const numItems = items.catalog.numItems;
+
+    // ---- reviews with meta; users: sorted unique reviewers of those ----
+    const R = reviews.length;
+    const revUser = reviews.user.data;
+    const revItem = reviews.item.data;
+    const revTime = reviews.time.data;
+    let kept = 0;
+    const keptOf = new Int32Array(this.reviewers.size);
+    for (let r = 0; r < R; r++) {
+      if (itemDense[revItem[r]] >= 0) {
+        kept++;
+        keptOf[revUser[r]]++;
+      }
+    }
+    const users = this.users(R, kept, keptOf);
+    const { userDense } = users;
+    const numUsers = users.userKeys.length;
 
     // ---- group reviews by user (counting sort keeps file order), then sort each user's block by time, stable ----
     const userStart = new Int32Array(numUsers + 1);
@@ -552,106 +524,94 @@ class AmazonRawBuilder {
     }
 
     // ---- samples (build_dataset.py) ----
-    let trainSize = 0;
-    let histTotal = 0;
-    let usersWithSamples = 0;
-    let usersWithOne = 0;
-    for (let u = 0; u < numUsers; u++) {
-      const n = userStart[u + 1] - userStart[u];
-      if (n < 2) {
-        usersWithOne++;
-        continue;
-      }
-      usersWithSamples++;
-      trainSize += 2 * (n - 2);
-      histTotal += n - 1;
-    }
-    if (usersWithOne > 0) this.count('usersWithOneReview', usersWithOne);
-    if (usersWithSamples === 0) {
-      throw new Error(`${files.reviews}: no user with at least 2 reviews (of items with meta)${this.errors.hint()}`);
-    }
-    const histValues = new Int32Array(histTotal);
-    const train = allocSampleSet(trainSize, histValues);
-    const test = allocSampleSet(2 * usersWithSamples, histValues);
-    const rng = new Rng(seed);
-    const mark = new Int32Array(numItems); // mark[item] === u + 1 ⇔ user u reviewed item
-    let h = 0;
-    let tr = 0;
-    let te = 0;
+    const histValues = new Int32Array(users.histTotal);
+    const train = allocSampleSet(users.trainSize, histValues);
+    const test = allocSampleSet(2 * users.usersWithSamples, histValues);
+    const sink = new SetSink(train, test);
+    const protocol = new AmazonProtocol(numItems, this.opts.seed ?? 1);
     for (let u = 0; u < numUsers; u++) {
       const s = userStart[u];
       const n = userStart[u + 1] - s;
-      if (n < 2) continue;
-      let distinct = 0;
-      for (let k = 0; k < n; k++) {
-        const it = seq[s + k];
-        if (mark[it] !== u + 1) {
-          mark[it] = u + 1;
-          distinct++;
-        }
-      }
-      if (distinct >= numItems) {
-        throw new Error(`${files.reviews}: user "${userKeys[u]}" reviewed every item; no negative exists`);
-      }
-      const base = h;
-      for (let k = 0; k < n - 1; k++) histValues[h++] = seq[s + k];
-      const negative = (): number => {
-        for (;;) {
-          const c = rng.int(numItems);
-          if (mark[c] !== u + 1) return c;
-        }
-      };
-      for (let k = 1; k <= n - 2; k++) tr = putPair(train, tr, u, seq[s + k], negative(), base, k);
-      te = putPair(test, te, u, seq[s + n - 1], negative(), base, n - 1);
+      if (n >= 2 && !protocol.user(u, seq, s, n, sink)) throw this.everyItem(users.userKeys[u]);
     }
+    return { ...this.head(items, users, kept), train, test };
+  }
 
-    const catalog: ItemCatalog = {
-      numItems,
-      numAttrs: attrKeys.length,
-      attrOffsets,
-      attrValues,
-      itemKeys,
-      attrKeys,
+  /**
+   * Writes the samples of `build` into shards (the reviews spilled in `SpilledReviews`): one pass over the spill
+   * counts each user's reviews with meta, a second pushes them into an external sort by (user, time, file order),
+   * and the merge hands each user's time-ordered items to the protocol — users in the same order, so the negatives
+   * are the same draws.
+   */
+  convert(job: ShardJob): Omit<Dataset, 'train' | 'test'> {
+    const spill = (this.reviews as SpilledReviews).file;
+    const items = this.items();
+    const { itemDense } = items;
+    const numItems = items.catalog.numItems;
+    let kept = 0;
+    const keptOf = new Int32Array(this.reviewers.size);
+    spill.forEach((w, o) => {
+      if (itemDense[w[o + 1]] >= 0) {
+        kept++;
+        keptOf[w[o]]++;
+      }
+    });
+    const users = this.users(spill.records, kept, keptOf);
+    const { userDense } = users;
+    // (user, time hi, time lo) → item
+    const sorter = new ExternalSorter({ words: 4, keyWords: 3, dir: job.tmp, memoryBytes: job.sortBytes, name: 'reviews' });
+    spill.forEach((w, o) => {
+      const d = itemDense[w[o + 1]];
+      if (d < 0) return;
+      const r = sorter.reserve();
+      sorter.buf[r] = userDense[w[o]];
+      sorter.buf[r + 1] = w[o + 2];
+      sorter.buf[r + 2] = w[o + 3];
+      sorter.buf[r + 3] = d;
+    });
+    spill.remove();
+    const out = new SampleShardWriter(job.writer, job.writer.shardRows);
+    const sink = new ShardSink(out);
+    const protocol = new AmazonProtocol(numItems, this.opts.seed ?? 1);
+    let seq = new Int32Array(256);
+    let n = 0;
+    let cur = -1;
+    const flushUser = () => {
+      if (n >= 2 && !protocol.user(cur, seq, 0, n, sink)) throw this.everyItem(users.userKeys[cur]);
+      n = 0;
     };
-    this.progress(
-      `amazon-raw: ${numUsers} users (${usersWithSamples} with samples), ${numItems} items, ${attrKeys.length} categories, ` +
-        `${kept} reviews`,
-    );
-    return {
-      name,
-      format: 'amazon-raw',
-      catalog,
-      numUsers,
-      userKeys,
-      train,
-      test,
-      skipped: this.errors.skipped,
-      skippedExamples: this.errors.examples(),
-      buildOptions: {
-        seed,
-        protocol: 'amazon-leave-last-out',
-        negativesPerPositive: 1,
-        categoryPath: this.pathIndex < 0 ? 'last' : 'first',
-        onError: this.policy,
-      },
-      stats: {
-        users: numUsers,
-        usersWithSamples,
-        items: numItems,
-        categories: attrKeys.length,
-        reviews: kept,
-        reviewLines: this.reviewLines,
-        metaLines: this.metaLines,
-      },
-    };
+    const reader = sorter.finish();
+    try {
+      while (reader.next()) {
+        const r = reader.rec;
+        const u = r[reader.at];
+        if (u !== cur) {
+          if (cur >= 0) flushUser();
+          cur = u;
+        }
+        if (n === seq.length) {
+          const b = new Int32Array(2 * n);
+          b.set(seq);
+          seq = b;
+        }
+        seq[n++] = r[reader.at + 3];
+      }
+      if (cur >= 0) flushUser();
+    } finally {
+      reader.close();
+      sorter.close();
+    }
+    out.finish();
+    job.info.sortRuns = sorter.runsWritten;
+    job.info.lines = this.reviewLines + this.metaLines;
+    return this.head(items, users, kept);
   }
 }
-
 
 /** Builds the Dataset synchronously (plain files streamed in chunks; `.gz` decompressed in memory). */
 export function loadAmazonRaw(path: string, opts: AmazonRawOptions = {}): Dataset {
   const files = resolveFiles(path);
-  const b = new AmazonRawBuilder(files, opts);
+  const b = new AmazonRawBuilder(files, opts, new MemoryReviews());
   b.reviewsDone(readLinesSync(files.reviews, (l, n) => b.review(l, n)));
   b.metaDone(readLinesSync(files.meta, (l, n) => b.meta(l, n)));
   return b.build();
@@ -660,8 +620,26 @@ export function loadAmazonRaw(path: string, opts: AmazonRawOptions = {}): Datase
 /** The same Dataset as `loadAmazonRaw`, reading both files as streams (constant memory for `.gz` too). */
 export async function loadAmazonRawAsync(path: string, opts: AmazonRawOptions = {}): Promise<Dataset> {
   const files = resolveFiles(path);
-  const b = new AmazonRawBuilder(files, opts);
+  const b = new AmazonRawBuilder(files, opts, new MemoryReviews());
   b.reviewsDone(await readLines(files.reviews, (l, n) => b.review(l, n)));
   b.metaDone(await readLines(files.meta, (l, n) => b.meta(l, n)));
   return b.build();
+}
+
+/**
+ * Converts the dump into shards holding exactly the samples of `loadAmazonRaw` (same order, ids and negatives),
+ * streaming both files: valid reviews are spilled to a record file (16 bytes each) instead of memory, then sorted
+ * externally by (user, time, file order) — see `AmazonRawBuilder.convert`. Held in memory: the reviewer and asin
+ * vocabularies, each reviewed item's category, one user's reviews, the sort's runs (`memoryMB`) and one shard.
+ */
+export async function convertAmazonRawToShards(path: string, outDir: string, opts: AmazonRawOptions & StreamConvertOptions): Promise<ShardManifest> {
+  const files = resolveFiles(path);
+  new AmazonRawBuilder(files, opts, new MemoryReviews()); // checks the options before the output directory is touched
+  return streamToShards(outDir, 'amazon-raw', files.reviews, opts, async (job) => {
+    const spill = new RecordFile(join(job.tmp, 'reviews.bin'), 4);
+    const b = new AmazonRawBuilder(files, opts, new SpilledReviews(spill));
+    b.reviewsDone(await readLines(files.reviews, (l, n) => b.review(l, n)));
+    b.metaDone(await readLines(files.meta, (l, n) => b.meta(l, n)));
+    return b.convert(job);
+  });
 }

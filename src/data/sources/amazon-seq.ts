@@ -25,13 +25,21 @@
  *  - Always counted: blank lines, users with fewer than 3 items, items without attributes, duplicate attributes
  *    within an item (`skipped`); JSON items never seen in the sequences (`stats`).
  * Item and user ids are arbitrary whitespace-free tokens, so there is no "non-numeric id" error here.
+ *
+ * `convertAmazonSeqToShards` writes the same samples (same negatives) into shards reading the sequences twice
+ * (vocabularies, then samples), so memory holds the vocabularies and one shard, not the sequences.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { allocSampleSet, putPair } from '../sample-set.js';
-import type { Dataset, ItemCatalog, SampleSet } from '../types.js';
+import { allocSampleSet } from '../sample-set.js';
+import type { ShardManifest } from '../shards.js';
+import type { Dataset, ItemCatalog } from '../types.js';
 import { IntColumn, Vocab } from '../vocab.js';
-import { Rng } from '../../util/rng.js';
+import { readLinesSync } from '../parse/lines.js';
+import { clip } from '../parse/text.js';
+import { SampleShardWriter } from '../stream/sample-writer.js';
+import { streamToShards, type StreamConvertOptions } from '../stream/job.js';
+import { AmazonProtocol, SetSink, ShardSink } from './amazon-protocol.js';
 import { preview, RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
 /** Options of `loadAmazonSeq`. */
@@ -98,80 +106,117 @@ export function amazonSeqSourceFiles(path: string): string[] {
   return [f.sequences, f.attributes];
 }
 
-/**
- * Builds the Dataset of an amazon-seq directory (or its `.txt` file) under the Amazon protocol of the file header:
- * per user, training pairs (positive, one sampled negative) for every prefix and one test pair for the last behaviour.
- * Throws on structural problems (see the file header) and, with `onError: 'fail'`, at the first row error.
- */
-export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Dataset {
-  const seed = opts.seed ?? 1;
-  const policy = rowErrorPolicy(opts.onError);
-  const files = resolveFiles(path);
-  const isFile = statSync(resolve(path)).isFile();
-  const name = opts.name ?? (isFile ? basename(files.sequences, '.txt') : basename(dirname(files.sequences)));
-  const progress = opts.onProgress ?? (() => {});
-  const errors = new RowErrors(policy);
-  const skip = (reason: string, n = 1): void => errors.count(reason, n);
-  const read = (file: string): string => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new Error(`${file}: cannot read (${(e as Error).message})`);
-    }
-  };
-
-  // ---- sequences ----
-  const text = read(files.sequences);
-  if (text.trim() === '') throw new Error(`${files.sequences}: empty file (expected "user item item …" lines)`);
-  const users = new Vocab();
-  const items = new Vocab();
-  const seq = new IntColumn(1 << 16); // concatenated item ids of kept users
-  const seqOffsets: number[] = [0];
-  const userLine = new Map<string, number>(); // first line of each user (kept or not), to report duplicates
-  let lineNo = 0;
-  let pos = 0;
-  while (pos <= text.length) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = text.length;
-    const line = text.slice(pos, end);
-    const atEof = end === text.length;
-    pos = end + 1;
-    lineNo++;
-    if (atEof && line.trim() === '') break; // trailing newline
-    const trimmed = line.trim();
-    if (trimmed === '') {
-      skip('blankLines');
-      continue;
-    }
-    const tokens = trimmed.split(/\s+/);
-    if (tokens.length < 2) {
-      const what = `user "${clip(tokens[0])}" has no items (expected "user item item …", whitespace separated)`;
-      errors.row('usersWithoutItems', files.sequences, lineNo, what);
-      continue;
-    }
-    const prev = userLine.get(tokens[0]);
-    if (prev !== undefined) {
-      const what = `user "${clip(tokens[0])}" already appeared on line ${prev} (expected one line per user)`;
-      errors.row('duplicateUsers', files.sequences, lineNo, what);
-      continue;
-    }
-    userLine.set(tokens[0], lineNo);
-    const n = tokens.length - 1;
-    if (n < 3) {
-      skip('usersWithFewerThan3Items');
-      continue;
-    }
-    users.id(tokens[0]);
-    for (let k = 1; k < tokens.length; k++) seq.push(items.id(tokens[k]));
-    seqOffsets.push(seq.length);
+/** Whether a file's last byte is a newline (false for an empty file). */
+function endsWithNewline(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, size - 1);
+    return b[0] === 10;
+  } finally {
+    closeSync(fd);
   }
-  const numUsers = users.size;
-  const numItems = items.size;
-  if (numUsers === 0) throw new Error(`${files.sequences}: no user with at least 3 items${errors.hint(files.sequences)}`);
-  progress(`amazon-seq: ${numUsers} users, ${numItems} items, ${seq.length} interactions read`);
+}
 
-  // ---- attributes ----
-  const attrText = read(files.attributes).replace(/^\uFEFF/, '');
+/**
+ * Calls `onLine(tokens, lineNo)` for every non-blank line of the sequences file (whitespace-separated tokens) and
+ * counts blank lines in `errors` (when given). The file is read as if split at `\n`: a whitespace-only last line
+ * without a newline is no line. Returns whether any line was not blank.
+ */
+function eachLine(file: string, errors: RowErrors | null, onLine: (tokens: string[], lineNo: number) => void): boolean {
+  let nonBlank = false;
+  let lastBlank = false;
+  readLinesSync(file, (line, lineNo) => {
+    const trimmed = line.trim();
+    lastBlank = trimmed === '';
+    if (lastBlank) {
+      errors?.count('blankLines');
+      return;
+    }
+    nonBlank = true;
+    onLine(trimmed.split(/\s+/), lineNo);
+  });
+  if (lastBlank && errors !== null && !endsWithNewline(file)) {
+    if (--errors.skipped.blankLines === 0) delete errors.skipped.blankLines;
+  }
+  return nonBlank;
+}
+
+/** The sequences file as read (pass 1): vocabularies, each user's first line, the kept users' sequences if asked. */
+class Sequences {
+  readonly users = new Vocab();
+  readonly items = new Vocab();
+  /** First line of each user (kept or not): reports duplicates, and finds the kept lines again in pass 2. */
+  readonly userLine = new Map<string, number>();
+  /** Concatenated item ids of the kept users (only when keeping) and where each user's starts. */
+  readonly seq = new IntColumn(1 << 16);
+  readonly seqOffsets: number[] = [0];
+  interactions = 0;
+  /** Training samples the kept users give, and their history positions. */
+  trainSize = 0;
+  historyPositions = 0;
+
+  constructor(readonly file: string, private readonly errors: RowErrors, private readonly keep: boolean) {}
+
+  read(): void {
+    const { file, errors } = this;
+    const nonBlank = eachLine(file, errors, (tokens, lineNo) => {
+      if (tokens.length < 2) {
+        const what = `user "${clip(tokens[0])}" has no items (expected "user item item …", whitespace separated)`;
+        errors.row('usersWithoutItems', file, lineNo, what);
+        return;
+      }
+      const prev = this.userLine.get(tokens[0]);
+      if (prev !== undefined) {
+        const what = `user "${clip(tokens[0])}" already appeared on line ${prev} (expected one line per user)`;
+        errors.row('duplicateUsers', file, lineNo, what);
+        return;
+      }
+      this.userLine.set(tokens[0], lineNo);
+      const n = tokens.length - 1;
+      if (n < 3) {
+        errors.count('usersWithFewerThan3Items');
+        return;
+      }
+      this.users.id(tokens[0]);
+      for (let k = 1; k < tokens.length; k++) {
+        const it = this.items.id(tokens[k]);
+        if (this.keep) this.seq.push(it);
+      }
+      if (this.keep) this.seqOffsets.push(this.seq.length);
+      this.interactions += n;
+      this.trainSize += 2 * (n - 2);
+      this.historyPositions += n - 1;
+    });
+    if (!nonBlank) throw new Error(`${file}: empty file (expected "user item item …" lines)`);
+    if (this.users.size === 0) throw new Error(`${file}: no user with at least 3 items${errors.hint(file)}`);
+  }
+
+  /** Pass 2: calls `onUser(u, items)` for every kept user in order (dense user id, dense item ids). */
+  replay(onUser: (u: number, items: Int32Array) => void): void {
+    let items = new Int32Array(64);
+    eachLine(this.file, null, (tokens, lineNo) => {
+      if (this.userLine.get(tokens[0]) !== lineNo) return;
+      const u = this.users.get(tokens[0]);
+      if (u < 0) return;
+      const n = tokens.length - 1;
+      if (items.length < n) items = new Int32Array(Math.max(n, 2 * items.length));
+      for (let k = 0; k < n; k++) items[k] = this.items.get(tokens[k + 1]);
+      onUser(u, items.subarray(0, n));
+    });
+  }
+}
+
+/** The attributes file → the catalog of the sequences' items (attribute ids in first-seen order by dense item). */
+function readCatalog(files: AmazonSeqFiles, items: Vocab, errors: RowErrors): { catalog: ItemCatalog; unusedAttrItems: number } {
+  let attrText: string;
+  try {
+    attrText = readFileSync(files.attributes, 'utf8').replace(/^\uFEFF/, '');
+  } catch (e) {
+    throw new Error(`${files.attributes}: cannot read (${(e as Error).message})`);
+  }
   if (attrText.trim() === '') {
     throw new Error(`${files.attributes}: empty file (expected a JSON object mapping item id to an array of attribute ids)`);
   }
@@ -185,6 +230,7 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
     throw new Error(`${files.attributes}: expected a JSON object mapping item id to an array of attribute ids`);
   }
   const attrMap = json as Record<string, unknown>;
+  const numItems = items.size;
   const attrs = new Vocab();
   const attrOffsets = new Int32Array(numItems + 1);
   const attrValues = new IntColumn(numItems * 4);
@@ -214,12 +260,10 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
     }
     attrOffsets[i + 1] = attrValues.length;
   }
-  for (const msg of errors.firsts()) progress(`amazon-seq: skipped ${msg}`);
-  if (itemsWithoutAttrs > 0) skip('itemsWithoutAttributes', itemsWithoutAttrs);
-  if (duplicateAttrs > 0) skip('duplicateAttributes', duplicateAttrs);
+  if (itemsWithoutAttrs > 0) errors.count('itemsWithoutAttributes', itemsWithoutAttrs);
+  if (duplicateAttrs > 0) errors.count('duplicateAttributes', duplicateAttrs);
   let unusedAttrItems = 0;
   for (const k of Object.keys(attrMap)) if (items.get(k) < 0) unusedAttrItems++;
-
   const catalog: ItemCatalog = {
     numItems,
     numAttrs: attrs.size,
@@ -228,76 +272,88 @@ export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Datase
     itemKeys: items.keys,
     attrKeys: attrs.keys,
   };
+  return { catalog, unusedAttrItems };
+}
 
-  // ---- samples ----
-  const seqArr = seq.data;
-  let trainSize = 0;
-  let histTotal = 0;
-  for (let u = 0; u < numUsers; u++) {
-    const n = seqOffsets[u + 1] - seqOffsets[u];
-    trainSize += 2 * (n - 2);
-    histTotal += n - 1;
-  }
-  const testSize = 2 * numUsers;
-  const histValues = new Int32Array(histTotal);
-  const train = allocSampleSet(trainSize, histValues);
-  const test = allocSampleSet(testSize, histValues);
-  const rng = new Rng(seed);
-  const mark = new Int32Array(numItems); // mark[item] === u + 1 ⇔ user u interacted with item
-  let h = 0;
-  let tr = 0;
-  let te = 0;
-  for (let u = 0; u < numUsers; u++) {
-    const s = seqOffsets[u];
-    const n = seqOffsets[u + 1] - s;
-    let distinct = 0;
-    for (let k = 0; k < n; k++) {
-      const it = seqArr[s + k];
-      if (mark[it] !== u + 1) {
-        mark[it] = u + 1;
-        distinct++;
-      }
-    }
-    if (distinct >= numItems) {
-      throw new Error(`${files.sequences}: user "${users.keys[u]}" interacted with every item; no negative exists`);
-    }
-    const base = h;
-    for (let k = 0; k < n - 1; k++) histValues[h++] = seqArr[s + k];
-    const negative = (): number => {
-      for (;;) {
-        const c = rng.int(numItems);
-        if (mark[c] !== u + 1) return c;
-      }
-    };
-    for (let k = 1; k <= n - 2; k++) {
-      tr = putPair(train, tr, u, seqArr[s + k], negative(), base, k);
-    }
-    te = putPair(test, te, u, seqArr[s + n - 1], negative(), base, n - 1);
-  }
-
-  const stats: Record<string, number> = {
-    users: numUsers,
-    items: numItems,
-    attrs: attrs.size,
-    interactions: seq.length,
-    attributeItemsNotInSequences: unusedAttrItems,
-  };
+/** Reads both files (pass 1 over the sequences); the dataset without its samples. */
+function readAmazonSeq(path: string, opts: AmazonSeqOptions, keep: boolean): { files: AmazonSeqFiles; seqs: Sequences; head: Omit<Dataset, 'train' | 'test'> } {
+  const seed = opts.seed ?? 1;
+  const policy = rowErrorPolicy(opts.onError);
+  const files = resolveFiles(path);
+  const isFile = statSync(resolve(path)).isFile();
+  const name = opts.name ?? (isFile ? basename(files.sequences, '.txt') : basename(dirname(files.sequences)));
+  const progress = opts.onProgress ?? (() => {});
+  const errors = new RowErrors(policy);
+  const seqs = new Sequences(files.sequences, errors, keep);
+  seqs.read();
+  progress(`amazon-seq: ${seqs.users.size} users, ${seqs.items.size} items, ${seqs.interactions} interactions read`);
+  const { catalog, unusedAttrItems } = readCatalog(files, seqs.items, errors);
+  for (const msg of errors.firsts()) progress(`amazon-seq: skipped ${msg}`);
   return {
-    name,
-    format: 'amazon-seq',
-    catalog,
-    numUsers,
-    userKeys: users.keys,
-    train,
-    test,
-    skipped: errors.skipped,
-    skippedExamples: errors.examples(),
-    buildOptions: { seed, protocol: 'amazon-leave-last-out', negativesPerPositive: 1, onError: policy },
-    stats,
+    files,
+    seqs,
+    head: {
+      name,
+      format: 'amazon-seq',
+      catalog,
+      numUsers: seqs.users.size,
+      userKeys: seqs.users.keys,
+      skipped: errors.skipped,
+      skippedExamples: errors.examples(),
+      buildOptions: { seed, protocol: 'amazon-leave-last-out', negativesPerPositive: 1, onError: policy },
+      stats: {
+        users: seqs.users.size,
+        items: catalog.numItems,
+        attrs: catalog.numAttrs,
+        interactions: seqs.interactions,
+        attributeItemsNotInSequences: unusedAttrItems,
+      },
+    },
   };
 }
 
-function clip(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+const everyItemError = (file: string, user: string): Error =>
+  new Error(`${file}: user "${user}" interacted with every item; no negative exists`);
+
+/**
+ * Builds the Dataset of an amazon-seq directory (or its `.txt` file) under the Amazon protocol of the file header:
+ * per user, training pairs (positive, one sampled negative) for every prefix and one test pair for the last behaviour.
+ * Throws on structural problems (see the file header) and, with `onError: 'fail'`, at the first row error.
+ */
+export function loadAmazonSeq(path: string, opts: AmazonSeqOptions = {}): Dataset {
+  const { files, seqs, head } = readAmazonSeq(path, opts, true);
+  const numUsers = seqs.users.size;
+  const histValues = new Int32Array(seqs.historyPositions);
+  const train = allocSampleSet(seqs.trainSize, histValues);
+  const test = allocSampleSet(2 * numUsers, histValues);
+  const sink = new SetSink(train, test);
+  const protocol = new AmazonProtocol(head.catalog.numItems, opts.seed ?? 1);
+  const seq = seqs.seq.data;
+  for (let u = 0; u < numUsers; u++) {
+    const s = seqs.seqOffsets[u];
+    if (!protocol.user(u, seq, s, seqs.seqOffsets[u + 1] - s, sink)) throw everyItemError(files.sequences, seqs.users.keys[u]);
+  }
+  return { ...head, train, test };
 }
 
+/**
+ * Converts an amazon-seq dataset into shards holding exactly the samples of `loadAmazonSeq` (same order, same ids,
+ * same negatives): pass 1 over the sequences builds the vocabularies (held: each user's key and first line, each
+ * item's key), pass 2 reads them again and writes every user's samples, drawing negatives from the same generator in
+ * the same order. Memory: the vocabularies, one user's sequence and one shard.
+ */
+export async function convertAmazonSeqToShards(path: string, outDir: string, opts: AmazonSeqOptions & StreamConvertOptions): Promise<ShardManifest> {
+  resolveFiles(path); // path and options are checked before the output directory is touched
+  rowErrorPolicy(opts.onError);
+  return streamToShards(outDir, 'amazon-seq', resolve(path), opts, async (job) => {
+    const { files, seqs, head } = readAmazonSeq(path, { ...opts, onProgress: job.progress }, false);
+    const w = new SampleShardWriter(job.writer, opts.shardRows);
+    const sink = new ShardSink(w);
+    const protocol = new AmazonProtocol(head.catalog.numItems, opts.seed ?? 1);
+    seqs.replay((u, items) => {
+      if (!protocol.user(u, items, 0, items.length, sink)) throw everyItemError(files.sequences, seqs.users.keys[u]);
+    });
+    w.finish();
+    return head;
+  });
+}

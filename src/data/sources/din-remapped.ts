@@ -28,6 +28,7 @@
  * (shuffled) training file nearly every line is its own group. Grouping only merges lines that are indistinguishable
  * anyway (same behaviours), and a split never cuts a group. userKeys name each group by `<file name>:<first line>`.
  * A pseudo-user has a single history length, so `validationSplit` holds nothing out for this format.
+ * `convertDinRemappedToShards` writes the same samples into shards reading every file twice (vocabularies, then samples).
  *
  * Vocabularies: items are all ids seen (history or target, either split), dense-remapped in increasing numeric order
  * (itemKeys = the raw ids as decimal strings), so when the ids are 0..n−1 and all occur, dense id = raw id. Likewise
@@ -44,15 +45,19 @@
  *    and a file whose first lines are not this format —, an unreadable file or a corrupt or truncated gzip stream, an
  *    empty train or test split (e.g. every line of the test file malformed; the message shows the first skipped one).
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { constants as zc, gunzipSync } from 'node:zlib';
 import { allocSampleSet } from '../sample-set.js';
+import type { ShardManifest } from '../shards.js';
+import { streamToShards, type StreamConvertOptions } from '../stream/job.js';
+import { SampleShardWriter } from '../stream/sample-writer.js';
 import type { Dataset, ItemCatalog } from '../types.js';
 import { IntColumn } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { listFiles } from '../../util/fs.js';
-import { readLinesSync } from './amazon-raw.js';
+import { readHead } from '../parse/files.js';
+import { readLinesSync } from '../parse/lines.js';
+import { clip } from '../parse/text.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';
 
 /** Options of `loadDinRemapped`. */
@@ -86,25 +91,11 @@ const PROBE_LINES = 10;
  * saying why there are none (unreadable, not gzip, empty).
  */
 function leadingLines(file: string): string[] | string {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    return `cannot read (${(e as Error).message})`;
-  }
   let buf: Buffer;
   try {
-    const b = Buffer.alloc(1 << 20);
-    buf = b.subarray(0, readSync(fd, b, 0, b.length, 0));
-  } finally {
-    closeSync(fd);
-  }
-  if (file.endsWith('.gz')) {
-    try {
-      buf = gunzipSync(buf, { finishFlush: zc.Z_SYNC_FLUSH });
-    } catch (e) {
-      return `corrupt gzip data (${(e as Error).message})`;
-    }
+    buf = readHead(file, 1 << 20);
+  } catch (e) {
+    return (e as Error).message; // "cannot read (…)" or "corrupt gzip data (…)"
   }
   const text = buf.toString('utf8');
   const lines = text.split('\n');
@@ -219,64 +210,37 @@ export function dinRemappedSourceFiles(path: string): string[] {
 }
 
 const ID_RE = /^\d+$/;
-
-function clip(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
 const MAX_ID = 0x7fffffff;
 
-/** Parsed lines of one file: samples grouped into pseudo-users, with raw ids. */
-interface Parsed {
-  file: string;
-  /** Per sample: raw target id, label, group index. */
-  target: IntColumn;
-  label: IntColumn;
-  group: IntColumn;
-  /** Per group: raw history ids histRaw[histOff[g] .. histOff[g+1]), first line number. */
-  histRaw: IntColumn;
-  histOff: number[];
-  groupLine: number[];
+/** What a parser reports: a new group (pseudo-user) with its history's raw item ids, then each sample of it. */
+interface LineSink {
+  group(histRaw: number[], lineNo: number): void;
+  sample(target: number, label: number): void;
 }
 
 /**
- * Builds the Dataset of din-remapped sample files (layouts in the file header): the given train/test files, or one
- * file split by `testFraction` of its pseudo-user groups. Throws when no layout is found (or several), when
- * `testFraction` is outside (0, 1) in single-file mode, when a split ends up empty, and with `onError: 'fail'` at the
- * first row error.
+ * The line parser (see the file header): validates each line, checks categories against every earlier valid line
+ * (of either file), and reports groups and samples. Deterministic: a second parser over the same files makes the same
+ * decisions (the streamed conversion's second pass relies on it).
  */
-export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Dataset {
-  const seed = opts.seed ?? 1;
-  const testFraction = opts.testFraction ?? 0.2;
-  const policy: RowErrorPolicy = rowErrorPolicy(opts.onError);
-  const files = resolveFiles(path);
-  if (files.test === null && !(testFraction > 0 && testFraction < 1)) {
-    throw new Error(`testFraction must be in (0, 1), got ${testFraction}`);
-  }
-  const isFile = statSync(resolve(path)).isFile();
-  const name = opts.name ?? (isFile ? basename(files.train).replace(NAME_RE, '') : basename(resolve(path)));
-  const progress = opts.onProgress ?? (() => {});
-  const errors = new RowErrors(policy);
+class DinParser {
+  /** item raw id → raw category, the line that first gave it, and every category seen. */
+  readonly itemCate = new Map<number, number>();
+  private readonly itemWhere = new Map<number, string>();
+  readonly cates = new Set<number>();
 
-  // item raw id → raw category and the line that first gave it
-  const itemCate = new Map<number, number>();
-  const itemWhere = new Map<number, string>();
-  const cates = new Set<number>();
+  constructor(private readonly errors: RowErrors) {}
 
-  const parseFile = (file: string): Parsed => {
-    const p: Parsed = {
-      file,
-      target: new IntColumn(1 << 12),
-      label: new IntColumn(1 << 12),
-      group: new IntColumn(1 << 12),
-      histRaw: new IntColumn(1 << 14),
-      histOff: [0],
-      groupLine: [],
-    };
+  /** Parses one file; returns its (samples, groups). */
+  parseFile(file: string, sink: LineSink): { samples: number; groups: number } {
+    const { errors, itemCate, itemWhere, cates } = this;
     let prevHist: string | null = null; // trimmed "hist_items;hist_cates" text of the current group
     const fname = basename(file);
     const items: number[] = [];
     const itemCats: number[] = [];
     const pending = new Map<number, number>(); // item → category of the current line
+    let samples = 0;
+    let groups = 0;
     const rowError = (reason: string, lineNo: number, what: string): void => errors.row(reason, file, lineNo, what);
     const ids = (field: string, what: string, lineNo: number, out: number[]): boolean => {
       out.length = 0;
@@ -368,52 +332,144 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
       const histText = f[0].trim() + ';' + f[1].trim();
       if (prevHist !== histText) {
         prevHist = histText;
-        for (const it of items) p.histRaw.push(it);
+        sink.group(items, lineNo);
+        groups++;
+      }
+      sink.sample(target, lab === '1' ? 1 : 0);
+      samples++;
+    });
+    return { samples, groups };
+  }
+
+  /** The vocabularies: items and categories in increasing raw id; the catalog. */
+  catalog(): { itemDense: Map<number, number>; catalog: ItemCatalog } {
+    const rawItems = [...this.itemCate.keys()].sort((x, y) => x - y);
+    const rawCates = [...this.cates].sort((x, y) => x - y);
+    const itemDense = new Map<number, number>(rawItems.map((r, i) => [r, i]));
+    const cateDense = new Map<number, number>(rawCates.map((r, i) => [r, i]));
+    const numItems = rawItems.length;
+    const attrOffsets = new Int32Array(numItems + 1);
+    const attrValues = new Int32Array(numItems);
+    for (let i = 0; i < numItems; i++) {
+      attrOffsets[i + 1] = i + 1;
+      attrValues[i] = cateDense.get(this.itemCate.get(rawItems[i]) as number) as number;
+    }
+    return {
+      itemDense,
+      catalog: { numItems, numAttrs: rawCates.length, attrOffsets, attrValues, itemKeys: rawItems.map(String), attrKeys: rawCates.map(String) },
+    };
+  }
+}
+
+/** Parsed lines of one file: samples grouped into pseudo-users, with raw ids (the in-memory loader). */
+interface Parsed {
+  file: string;
+  /** Per sample: raw target id, label, group index. */
+  target: IntColumn;
+  label: IntColumn;
+  group: IntColumn;
+  /** Per group: raw history ids histRaw[histOff[g] .. histOff[g+1]), first line number. */
+  histRaw: IntColumn;
+  histOff: number[];
+  groupLine: number[];
+}
+
+/** Options, files and name (throws on a bad option or path). */
+function begin(path: string, opts: DinRemappedOptions) {
+  const seed = opts.seed ?? 1;
+  const testFraction = opts.testFraction ?? 0.2;
+  const policy: RowErrorPolicy = rowErrorPolicy(opts.onError);
+  const files = resolveFiles(path);
+  if (files.test === null && !(testFraction > 0 && testFraction < 1)) {
+    throw new Error(`testFraction must be in (0, 1), got ${testFraction}`);
+  }
+  const isFile = statSync(resolve(path)).isFile();
+  const name = opts.name ?? (isFile ? basename(files.train).replace(NAME_RE, '') : basename(resolve(path)));
+  const progress = opts.onProgress ?? (() => {});
+  return { seed, testFraction, policy, files, name, progress };
+}
+
+/** The test flags of the groups of a single file: round(testFraction × groups) by a seeded shuffle. */
+function testGroups(G: number, testFraction: number, seed: number): Uint8Array {
+  const nTest = Math.round(testFraction * G);
+  const perm = new Rng(seed).shuffle(Array.from({ length: G }, (_, i) => i));
+  const isTest = new Uint8Array(G);
+  for (let k = 0; k < nTest; k++) isTest[perm[k]] = 1;
+  return isTest;
+}
+
+/** The dataset without its samples. */
+function headOf(b: ReturnType<typeof begin>, errors: RowErrors, catalog: ItemCatalog, userKeys: string[], samples: number, nTrain: number, nTest: number): Omit<Dataset, 'train' | 'test'> {
+  const { files } = b;
+  if (nTrain === 0) throw new Error(`${files.train}: no training samples${errors.hint(files.train)}`);
+  if (nTest === 0) throw new Error(`${files.test ?? files.train}: no test samples${errors.hint(files.test ?? files.train)}`);
+  const numUsers = userKeys.length;
+  b.progress(
+    `din-remapped: ${catalog.numItems} items, ${catalog.numAttrs} categories, ${numUsers} user groups, ` +
+      `${nTrain} train / ${nTest} test samples`,
+  );
+  return {
+    name: b.name,
+    format: 'din-remapped',
+    catalog,
+    numUsers,
+    userKeys,
+    skipped: errors.skipped,
+    skippedExamples: errors.examples(),
+    buildOptions:
+      files.test === null
+        ? { seed: b.seed, split: 'fraction', testFraction: b.testFraction, users: 'consecutive-same-history', onError: b.policy }
+        : { split: 'files', users: 'consecutive-same-history', onError: b.policy },
+    stats: { samples, users: numUsers, items: catalog.numItems, categories: catalog.numAttrs },
+  };
+}
+
+/**
+ * Builds the Dataset of din-remapped sample files (layouts in the file header): the given train/test files, or one
+ * file split by `testFraction` of its pseudo-user groups. Throws when no layout is found (or several), when
+ * `testFraction` is outside (0, 1) in single-file mode, when a split ends up empty, and with `onError: 'fail'` at the
+ * first row error.
+ */
+export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Dataset {
+  const b = begin(path, opts);
+  const { files, progress } = b;
+  const errors = new RowErrors(b.policy);
+  const parser = new DinParser(errors);
+  const parseFile = (file: string): Parsed => {
+    const p: Parsed = {
+      file,
+      target: new IntColumn(1 << 12),
+      label: new IntColumn(1 << 12),
+      group: new IntColumn(1 << 12),
+      histRaw: new IntColumn(1 << 14),
+      histOff: [0],
+      groupLine: [],
+    };
+    parser.parseFile(file, {
+      group(histRaw, lineNo) {
+        for (const it of histRaw) p.histRaw.push(it);
         p.histOff.push(p.histRaw.length);
         p.groupLine.push(lineNo);
-      }
-      p.target.push(target);
-      p.label.push(lab === '1' ? 1 : 0);
-      p.group.push(p.groupLine.length - 1);
+      },
+      sample(target, label) {
+        p.target.push(target);
+        p.label.push(label);
+        p.group.push(p.groupLine.length - 1);
+      },
     });
-    progress(`din-remapped: ${p.target.length} samples in ${p.groupLine.length} groups read from ${fname}`);
+    progress(`din-remapped: ${p.target.length} samples in ${p.groupLine.length} groups read from ${basename(file)}`);
     return p;
   };
-
   const a = parseFile(files.train);
-  const b = files.test === null ? null : parseFile(files.test);
+  const bb = files.test === null ? null : parseFile(files.test);
   for (const msg of errors.firsts()) progress(`din-remapped: skipped ${msg}`);
-
-  // ---- vocabularies: increasing raw id ----
-  const rawItems = [...itemCate.keys()].sort((x, y) => x - y);
-  const rawCates = [...cates].sort((x, y) => x - y);
-  const itemDense = new Map<number, number>(rawItems.map((r, i) => [r, i]));
-  const cateDense = new Map<number, number>(rawCates.map((r, i) => [r, i]));
-  const numItems = rawItems.length;
-  const attrOffsets = new Int32Array(numItems + 1);
-  const attrValues = new Int32Array(numItems);
-  for (let i = 0; i < numItems; i++) {
-    attrOffsets[i + 1] = i + 1;
-    attrValues[i] = cateDense.get(itemCate.get(rawItems[i]) as number) as number;
-  }
-  const catalog: ItemCatalog = {
-    numItems,
-    numAttrs: rawCates.length,
-    attrOffsets,
-    attrValues,
-    itemKeys: rawItems.map(String),
-    attrKeys: rawCates.map(String),
-  };
+  const { itemDense, catalog } = parser.catalog();
 
   // ---- which groups go to test ----
-  const parts: Parsed[] = b === null ? [a] : [a, b];
+  const parts: Parsed[] = bb === null ? [a] : [a, bb];
   let testGroup: (part: number, g: number) => boolean;
-  if (b === null) {
-    const G = a.groupLine.length;
-    const nTest = Math.round(testFraction * G);
-    const perm = new Rng(seed).shuffle(Array.from({ length: G }, (_, i) => i));
-    const isTest = new Uint8Array(G);
-    for (let k = 0; k < nTest; k++) isTest[perm[k]] = 1;
+  if (bb === null) {
+    const isTest = testGroups(a.groupLine.length, b.testFraction, b.seed);
     testGroup = (_part, g) => isTest[g] === 1;
   } else {
     testGroup = (part) => part === 1;
@@ -449,8 +505,8 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
       else nTrain++;
     }
   });
-  if (nTrain === 0) throw new Error(`${files.train}: no training samples${errors.hint(files.train)}`);
-  if (nTest === 0) throw new Error(`${files.test ?? files.train}: no test samples${errors.hint(files.test ?? files.train)}`);
+  const samples = parts.reduce((s, p) => s + p.target.length, 0);
+  const head = headOf(b, errors, catalog, userKeys, samples, nTrain, nTest);
   const train = allocSampleSet(nTrain, histValues);
   const test = allocSampleSet(nTest, histValues);
   let tr = 0;
@@ -468,27 +524,71 @@ export function loadDinRemapped(path: string, opts: DinRemappedOptions = {}): Da
       set.histLen[j] = p.histOff[g + 1] - p.histOff[g];
     }
   });
-  const numUsers = userKeys.length;
-  progress(
-    `din-remapped: ${numItems} items, ${rawCates.length} categories, ${numUsers} user groups, ` +
-      `${nTrain} train / ${nTest} test samples`,
-  );
+  return { ...head, train, test };
+}
 
-  const lines = parts.reduce((s, p) => s + p.target.length, 0);
-  return {
-    name,
-    format: 'din-remapped',
-    catalog,
-    numUsers,
-    userKeys,
-    train,
-    test,
-    skipped: errors.skipped,
-    skippedExamples: errors.examples(),
-    buildOptions:
-      files.test === null
-        ? { seed, split: 'fraction', testFraction, users: 'consecutive-same-history', onError: policy }
-        : { split: 'files', users: 'consecutive-same-history', onError: policy },
-    stats: { samples: lines, users: numUsers, items: numItems, categories: rawCates.length },
-  };
+/**
+ * Converts din-remapped files into shards holding exactly the samples of `loadDinRemapped` (same order, ids and
+ * users), reading every file twice: pass 1 validates the lines and builds the item and category vocabularies and the
+ * groups (pseudo-users: their keys and sample counts), pass 2 parses the lines again — the same decisions — and
+ * writes each sample with final ids. Held in memory: the item → category map, per group its key and sample count,
+ * one group's history and one shard.
+ */
+export async function convertDinRemappedToShards(path: string, outDir: string, opts: DinRemappedOptions & StreamConvertOptions): Promise<ShardManifest> {
+  const b = begin(path, opts);
+  const { files, progress } = b;
+  return streamToShards(outDir, 'din-remapped', files.train, opts, async (job) => {
+    const errors = new RowErrors(b.policy);
+    const parser = new DinParser(errors);
+    const parts = files.test === null ? [files.train] : [files.train, files.test];
+    const userKeys: string[] = [];
+    const groupSamples = new IntColumn(1 << 12);
+    const firstGroup: number[] = [];
+    let samples = 0;
+    for (const file of parts) {
+      const fname = basename(file);
+      firstGroup.push(userKeys.length);
+      const r = parser.parseFile(file, {
+        group(_histRaw, lineNo) {
+          userKeys.push(`${fname}:${lineNo}`);
+          groupSamples.push(0);
+        },
+        sample() {
+          groupSamples.data[groupSamples.length - 1]++;
+        },
+      });
+      samples += r.samples;
+      progress(`din-remapped: ${r.samples} samples in ${r.groups} groups read from ${fname}`);
+    }
+    for (const msg of errors.firsts()) progress(`din-remapped: skipped ${msg}`);
+    const { itemDense, catalog } = parser.catalog();
+    const G = userKeys.length;
+    const isTest = files.test === null ? testGroups(G, b.testFraction, b.seed) : Uint8Array.from({ length: G }, (_, g) => (g >= firstGroup[1] ? 1 : 0));
+    let nTest = 0;
+    for (let g = 0; g < G; g++) if (isTest[g]) nTest += groupSamples.data[g];
+    const head = headOf(b, errors, catalog, userKeys, samples, samples - nTest, nTest);
+    // pass 2: the same lines, the same decisions (row errors were counted in pass 1)
+    const w = new SampleShardWriter(job.writer, opts.shardRows);
+    const again = new DinParser(new RowErrors('skip'));
+    let g = -1;
+    let len = 0;
+    const hist: number[] = [];
+    for (const file of parts) {
+      again.parseFile(file, {
+        group(histRaw) {
+          g++;
+          hist.length = 0;
+          for (const it of histRaw) hist.push(itemDense.get(it) as number);
+          len = hist.length;
+          w.block(hist, 0, len);
+        },
+        sample(target, label) {
+          w.add(isTest[g] === 1, label, g, itemDense.get(target) as number, 0, len);
+        },
+      });
+    }
+    w.finish();
+    job.info.lines = samples;
+    return head;
+  });
 }

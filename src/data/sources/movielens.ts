@@ -25,6 +25,8 @@
  * The ratings file (20M+ lines for ml-20m/25m) is read in chunks and scanned as bytes: numbers are parsed in place and
  * stored in typed columns, no per-line strings or arrays. Consequently a ratings.csv field may be wrapped in plain
  * double quotes, but quoted fields containing escaped quotes or newlines are rejected (MovieLens never writes them).
+ * `convertMovieLensToShards` writes the same samples into shards with the ratings in an external sort by (user, time,
+ * file order) on disk instead of memory.
  *
  * Errors vs. counts (`onError`, the policy of ./row-errors.ts), always naming the file and the 1-based line:
  *  - Structural problems always throw: a missing file, an empty file (no header line for csv; no movie / no rating line
@@ -45,8 +47,13 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parseCsv } from '../csv.js';
+import { parseCsv } from '../parse/csv.js';
+import { clip } from '../parse/text.js';
 import { allocSampleSet } from '../sample-set.js';
+import type { ShardManifest } from '../shards.js';
+import { ExternalSorter, putFloat64Key } from '../stream/external-sort.js';
+import { streamToShards, type StreamConvertOptions } from '../stream/job.js';
+import { SampleShardWriter } from '../stream/sample-writer.js';
 import type { Dataset } from '../types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
@@ -240,9 +247,6 @@ function readCsvRecords(
   }
 }
 
-function clip(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
 
 function columnIndex(header: string[], file: string, names: string[]): number[] {
   const lower = header.map((h) => h.trim().toLowerCase());
@@ -478,6 +482,59 @@ export function readMovieLensRatings(
   layout: MovieLensLayout,
   opts: { minRating?: number; onProgress?: (msg: string) => void } & MovieLensReadOptions = {},
 ): MovieLensRatings {
+  let cap = Math.max(1024, Math.ceil(statSync(file).size / 22));
+  let U = new Int32Array(cap);
+  let I = new Int32Array(cap);
+  let L = new Uint8Array(cap);
+  let T = new Float64Array(cap);
+  let n = 0;
+  const ids = scanMovieLensRatings(file, layout, opts, (u, m, label, t) => {
+    if (n === cap) {
+      cap = Math.ceil(cap * 1.5);
+      const u2 = new Int32Array(cap);
+      u2.set(U);
+      U = u2;
+      const i2 = new Int32Array(cap);
+      i2.set(I);
+      I = i2;
+      const l2 = new Uint8Array(cap);
+      l2.set(L);
+      L = l2;
+      const t2 = new Float64Array(cap);
+      t2.set(T);
+      T = t2;
+    }
+    U[n] = u;
+    I[n] = m;
+    L[n] = label;
+    T[n] = t;
+    n++;
+  });
+  return {
+    size: n,
+    users: U.subarray(0, n),
+    items: I.subarray(0, n),
+    labels: L.subarray(0, n),
+    times: T.subarray(0, n),
+    userIds: ids.userIds,
+    movieIds: ids.movieIds,
+    skipped: ids.skipped,
+  };
+}
+
+/** One valid rating: dense user and movie ids (first-seen order), label (rating ≥ minRating) and time. */
+export type RatingHandler = (user: number, movie: number, label: number, time: number) => void;
+
+/**
+ * Scans ratings.csv (`csv`) or ratings.dat (`dat`) and hands every valid rating to `onRating`, in file order, with
+ * dense user and movie ids; returns the raw ids of the dense ids. See the module comment for errors and skips.
+ */
+export function scanMovieLensRatings(
+  file: string,
+  layout: MovieLensLayout,
+  opts: { minRating?: number; onProgress?: (msg: string) => void } & MovieLensReadOptions,
+  onRating: RatingHandler,
+): { userIds: number[]; movieIds: number[]; skipped: Record<string, number>; ratings: number } {
   const errors = opts.errors ?? new RowErrors(rowErrorPolicy(opts.onError));
   const minRating = opts.minRating ?? 4;
   const progress = opts.onProgress ?? (() => {});
@@ -486,11 +543,6 @@ export function readMovieLensRatings(
   const skipped = errors.skipped;
   const users = new DenseIds();
   const items = new DenseIds();
-  let cap = Math.max(1024, Math.ceil(statSync(file).size / 22));
-  let U = new Int32Array(cap);
-  let I = new Int32Array(cap);
-  let L = new Uint8Array(cap);
-  let T = new Float64Array(cap);
   let n = 0;
   let blank = 0;
 
@@ -607,25 +659,7 @@ export function readMovieLensRatings(
         line++;
         continue;
       }
-      if (n === cap) {
-        cap = Math.ceil(cap * 1.5);
-        const u2 = new Int32Array(cap);
-        u2.set(U);
-        U = u2;
-        const i2 = new Int32Array(cap);
-        i2.set(I);
-        I = i2;
-        const l2 = new Uint8Array(cap);
-        l2.set(L);
-        L = l2;
-        const t2 = new Float64Array(cap);
-        t2.set(T);
-        T = t2;
-      }
-      U[n] = users.id(u);
-      I[n] = items.id(m);
-      L[n] = r >= minRating ? 1 : 0;
-      T[n] = t;
+      onRating(users.id(u), items.id(m), r >= minRating ? 1 : 0, t);
       n++;
       p = next;
       line++;
@@ -673,28 +707,14 @@ export function readMovieLensRatings(
   }
   if (header) throw new Error(`${file}: empty file (expected header userId,movieId,rating,timestamp)`);
   errors.count('blankLines', blank);
-  return {
-    size: n,
-    users: U.subarray(0, n),
-    items: I.subarray(0, n),
-    labels: L.subarray(0, n),
-    times: T.subarray(0, n),
-    userIds: users.raw,
-    movieIds: items.raw,
-    skipped,
-  };
+  return { userIds: users.raw, movieIds: items.raw, skipped, ratings: n };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // dataset
 
-/**
- * Builds the Dataset of a MovieLens directory (csv or dat layout) under the protocol of the file header: every rating
- * a sample, labelled by `minRating`, with the user's earlier ratings as history; users split into train and test.
- * Throws when `testFraction` is outside [0, 1], on structural problems, and with `onError: 'fail'` at the first row
- * error.
- */
-export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Dataset {
+/** What both the loader and the converter read first: options, files, the movies, and the row errors. */
+function begin(path: string, opts: MovieLensOptions) {
   const seed = opts.seed ?? 1;
   const testFraction = opts.testFraction ?? 0.2;
   const minRating = opts.minRating ?? 4;
@@ -705,16 +725,23 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
   const name = opts.name ?? basename(dirname(ratingsFile));
   const progress = opts.onProgress ?? (() => {});
   const errors = new RowErrors(policy);
-  const skip = (reason: string, n = 1): void => errors.count(reason, n);
-
   const mv = readMovieLensMovies(moviesFile, layout, { errors });
   const genresOf = new Map<number, string[]>();
   for (const m of mv.movies) genresOf.set(m.id, m.genres);
-  const rt = readMovieLensRatings(ratingsFile, layout, { minRating, onProgress: progress, errors });
+  return { seed, testFraction, minRating, policy, ratingsFile, layout, name, progress, errors, genresOf };
+}
+
+type Begun = ReturnType<typeof begin>;
+
+/**
+ * After the ratings: the catalog (genres of the rated movies), the user split (seeded shuffle), and the dataset
+ * without its samples. Throws when no rating was valid.
+ */
+function finishHead(b: Begun, nR: number, userIds: number[], movieIds: number[]): { head: Omit<Dataset, 'train' | 'test'>; isTest: Uint8Array } {
+  const { errors, progress, ratingsFile, layout, seed, testFraction } = b;
   for (const msg of errors.firsts()) progress(`movielens: skipped ${msg}`);
-  const nR = rt.size;
-  const numUsers = rt.userIds.length;
-  const numItems = rt.movieIds.length;
+  const numUsers = userIds.length;
+  const numItems = movieIds.length;
   if (nR === 0) throw new Error(`${ratingsFile}: no ratings${errors.hint(ratingsFile)}`);
   progress(`movielens (${layout}): ${nR} ratings, ${numUsers} users, ${numItems} movies read`);
 
@@ -725,7 +752,7 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
   let missing = 0;
   let noGenres = 0;
   for (let i = 0; i < numItems; i++) {
-    const g = genresOf.get(rt.movieIds[i]);
+    const g = b.genresOf.get(movieIds[i]);
     if (g === undefined) missing++;
     else {
       if (g.length === 0) noGenres++;
@@ -733,7 +760,57 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
     }
     attrOffsets[i + 1] = attrValues.length;
   }
-  skip(layout === 'dat' ? 'ratedMoviesNotInMoviesDat' : 'ratedMoviesNotInMoviesCsv', missing);
+  errors.count(layout === 'dat' ? 'ratedMoviesNotInMoviesDat' : 'ratedMoviesNotInMoviesCsv', missing);
+
+  // ---- split users ----
+  const perm = new Int32Array(numUsers);
+  for (let u = 0; u < numUsers; u++) perm[u] = u;
+  new Rng(seed).shuffle(perm);
+  let nTest = Math.round(testFraction * numUsers);
+  if (numUsers >= 2 && testFraction > 0 && testFraction < 1) nTest = Math.min(numUsers - 1, Math.max(1, nTest));
+  const isTest = new Uint8Array(numUsers);
+  for (let k = 0; k < nTest; k++) isTest[perm[k]] = 1;
+  const head: Omit<Dataset, 'train' | 'test'> = {
+    name: b.name,
+    format: 'movielens',
+    catalog: {
+      numItems,
+      numAttrs: attrs.size,
+      attrOffsets,
+      attrValues: attrValues.toArray(),
+      itemKeys: movieIds.map(String),
+      attrKeys: attrs.keys,
+    },
+    numUsers,
+    userKeys: userIds.map(String),
+    skipped: errors.skipped,
+    skippedExamples: errors.examples(),
+    buildOptions: { seed, testFraction, minRating: b.minRating, split: 'by-user', layout, onError: b.policy },
+    stats: {
+      users: numUsers,
+      items: numItems,
+      attrs: attrs.size,
+      ratings: nR,
+      moviesWithoutGenres: noGenres,
+      trainUsers: numUsers - nTest,
+      testUsers: nTest,
+    },
+  };
+  return { head, isTest };
+}
+
+/**
+ * Builds the Dataset of a MovieLens directory (csv or dat layout) under the protocol of the file header: every rating
+ * a sample, labelled by `minRating`, with the user's earlier ratings as history; users split into train and test.
+ * Throws when `testFraction` is outside [0, 1], on structural problems, and with `onError: 'fail'` at the first row
+ * error.
+ */
+export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Dataset {
+  const b = begin(path, opts);
+  const rt = readMovieLensRatings(b.ratingsFile, b.layout, { minRating: b.minRating, onProgress: b.progress, errors: b.errors });
+  const nR = rt.size;
+  const { head, isTest } = finishHead(b, nR, rt.userIds, rt.movieIds);
+  const numUsers = head.numUsers;
 
   // ---- per-user time order (counting sort by user keeps file order; then a stable sort by time) ----
   const U = rt.users;
@@ -747,27 +824,19 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
   const tmp: number[] = [];
   for (let u = 0; u < numUsers; u++) {
     const a = userOff[u];
-    const b = userOff[u + 1];
+    const c = userOff[u + 1];
     let sorted = true;
-    for (let k = a + 1; k < b; k++) if (rTime[order[k]] < rTime[order[k - 1]]) sorted = false;
+    for (let k = a + 1; k < c; k++) if (rTime[order[k]] < rTime[order[k - 1]]) sorted = false;
     if (sorted) continue;
     tmp.length = 0;
-    for (let k = a; k < b; k++) tmp.push(order[k]);
+    for (let k = a; k < c; k++) tmp.push(order[k]);
     tmp.sort((x, y) => rTime[x] - rTime[y] || x - y);
-    for (let k = a; k < b; k++) order[k] = tmp[k - a];
+    for (let k = a; k < c; k++) order[k] = tmp[k - a];
   }
   const histValues = new Int32Array(nR);
   const I = rt.items;
   for (let k = 0; k < nR; k++) histValues[k] = I[order[k]];
 
-  // ---- split users ----
-  const perm = new Int32Array(numUsers);
-  for (let u = 0; u < numUsers; u++) perm[u] = u;
-  new Rng(seed).shuffle(perm);
-  let nTest = Math.round(testFraction * numUsers);
-  if (numUsers >= 2 && testFraction > 0 && testFraction < 1) nTest = Math.min(numUsers - 1, Math.max(1, nTest));
-  const isTest = new Uint8Array(numUsers);
-  for (let k = 0; k < nTest; k++) isTest[perm[k]] = 1;
   let testSize = 0;
   for (let u = 0; u < numUsers; u++) if (isTest[u]) testSize += userOff[u + 1] - userOff[u];
   const train = allocSampleSet(nR - testSize, histValues);
@@ -787,33 +856,68 @@ export function loadMovieLens(path: string, opts: MovieLensOptions = {}): Datase
       set.histLen[i] = k - a;
     }
   }
+  return { ...head, train, test };
+}
 
-  return {
-    name,
-    format: 'movielens',
-    catalog: {
-      numItems,
-      numAttrs: attrs.size,
-      attrOffsets,
-      attrValues: attrValues.toArray(),
-      itemKeys: rt.movieIds.map(String),
-      attrKeys: attrs.keys,
-    },
-    numUsers,
-    userKeys: rt.userIds.map(String),
-    train,
-    test,
-    skipped: errors.skipped,
-    skippedExamples: errors.examples(),
-    buildOptions: { seed, testFraction, minRating, split: 'by-user', layout, onError: policy },
-    stats: {
-      users: numUsers,
-      items: numItems,
-      attrs: attrs.size,
-      ratings: nR,
-      moviesWithoutGenres: noGenres,
-      trainUsers: numUsers - nTest,
-      testUsers: nTest,
-    },
-  };
+/**
+ * Converts MovieLens into shards holding exactly the samples of `loadMovieLens` (same order and ids): ratings go to
+ * an external sort by (user, time, file order) instead of memory (20 bytes each on disk); the merge then writes each
+ * user's samples, the user's time-ordered movies one history block. Held in memory: the movies' genres, the user and
+ * movie ids, the sort's runs (`memoryMB`), one user's ratings and one shard.
+ */
+export async function convertMovieLensToShards(path: string, outDir: string, opts: MovieLensOptions & StreamConvertOptions): Promise<ShardManifest> {
+  const b = begin(path, { ...opts, onProgress: opts.onProgress });
+  return streamToShards(outDir, 'movielens', b.ratingsFile, opts, async (job) => {
+    // (user, time hi, time lo) → movie, label
+    const sorter = new ExternalSorter({ words: 5, keyWords: 3, dir: job.tmp, memoryBytes: job.sortBytes, name: 'ratings' });
+    try {
+      const ids = scanMovieLensRatings(b.ratingsFile, b.layout, { minRating: b.minRating, onProgress: b.progress, errors: b.errors }, (u, m, label, t) => {
+        const o = sorter.reserve();
+        sorter.buf[o] = u;
+        putFloat64Key(sorter.buf, o + 1, t);
+        sorter.buf[o + 3] = m;
+        sorter.buf[o + 4] = label;
+      });
+      const { head, isTest } = finishHead(b, ids.ratings, ids.userIds, ids.movieIds);
+      const w = new SampleShardWriter(job.writer, opts.shardRows);
+      let items = new Int32Array(256);
+      let labels = new Uint8Array(256);
+      let n = 0;
+      let cur = -1;
+      const flushUser = () => {
+        w.block(items, 0, n);
+        for (let k = 0; k < n; k++) w.add(isTest[cur] === 1, labels[k], cur, items[k], 0, k);
+        n = 0;
+      };
+      const reader = sorter.finish();
+      try {
+        while (reader.next()) {
+          const r = reader.rec;
+          const o = reader.at;
+          if (r[o] !== cur) {
+            if (cur >= 0) flushUser();
+            cur = r[o];
+          }
+          if (n === items.length) {
+            const i2 = new Int32Array(2 * n);
+            i2.set(items);
+            items = i2;
+            const l2 = new Uint8Array(2 * n);
+            l2.set(labels);
+            labels = l2;
+          }
+          items[n] = r[o + 3];
+          labels[n++] = r[o + 4];
+        }
+        if (cur >= 0) flushUser();
+      } finally {
+        reader.close();
+      }
+      w.finish();
+      job.info.sortRuns = sorter.runsWritten;
+      return head;
+    } finally {
+      sorter.close();
+    }
+  });
 }
