@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, DiceStats, Float } from '../nn/backend.js';
+import type { Backend, DiceStats, EvalActivation, Float, PreparedActivation } from '../nn/backend.js';
+import { prepare } from '../nn/js-backend.js';
 import { Arena, type ArenaStats } from './arena.js';
 
 /**
@@ -62,7 +63,12 @@ interface Kernels {
   diceBackwardCorrect(n: number, C: number, N: number, stats: number, z: number, dx: number): void;
   adamUpdate(w: number, g: number, m: number, v: number, ids: number, n: number, dim: number, rows: number, b1: number,
     b2: number, lr: number, ic1: number, ic2: number, eps: number): number;
+  evalActivationGrid(kind: number, x: number, nA: number, nB: number, C: number, A: number, sA: number, B: number, sB: number,
+    p0: number, p1: number, p2: number, p3: number): void;
+  pairProducts(out: number, Q: number, nA: number, K: number, nB: number, D: number): void;
 }
+
+const ACT_KIND = { none: 0, prelu: 1, dice: 2, sigmoid: 3 } as const;
 
 /** The WASM kernels' Dice workspace: an arena array (float64 sums, then float32 copies the SIMD loops read). */
 class WasmDiceStats implements DiceStats {
@@ -427,6 +433,33 @@ export class WasmBackend implements Backend {
   }
 
   /** Pointer of a float operand, after checking it is a Float32Array view of this arena with >= `need` elements. */
+  prepareActivation(a: EvalActivation, C: number): PreparedActivation {
+    return prepare(this, a, C);
+  }
+
+  evalActivationGrid(act: PreparedActivation, x: Float, xRow0: number, nA: number, nB: number, A: Float, aOff: number, sA: number,
+    B: Float, bOff: number, sB: number): void {
+    if (nA <= 0 || nB <= 0) return;
+    const op = 'evalActivationGrid';
+    const C = act.C;
+    dim(op, 'C', C);
+    const at = (name: string, a: Float, off: number, need: number) => this.f(op, name, a, off + need) + 4 * off;
+    this.k.evalActivationGrid(ACT_KIND[act.kind], at('x', x, xRow0 * C, nA * nB * C), nA, nB, C,
+      at('A', A, aOff, (nA - 1) * sA + C), sA, at('B', B, bOff, (nB - 1) * sB + C), sB,
+      act.kind === 'dice' ? this.f(op, 'mean', act.mean, C) : act.kind === 'prelu' ? this.f(op, 'alpha', act.alpha, C) : 0,
+      act.kind === 'dice' ? this.f(op, 'invStd', act.invStd, C) : 0,
+      act.kind === 'dice' ? this.f(op, 'alpha', act.alpha, C) : 0,
+      act.kind === 'dice' ? this.f(op, 'oneMinusAlpha', act.oneMinusAlpha, C) : 0);
+  }
+
+  pairProducts(out: Float, outRow0: number, Q: Float, qRow0: number, nA: number, K: Float, kRow0: number, nB: number, D: number): void {
+    if (nA <= 0 || nB <= 0) return;
+    const op = 'pairProducts';
+    dim(op, 'D', D);
+    const at = (name: string, a: Float, row: number, rows: number) => this.f(op, name, a, (row + rows) * D) + 4 * row * D;
+    this.k.pairProducts(at('out', out, outRow0, nA * nB), at('Q', Q, qRow0, nA), nA, at('K', K, kRow0, nB), nB, D);
+  }
+
   private f(op: string, name: string, a: Float, need: number): number {
     if (a.buffer !== this.buffer || !(a instanceof Float32Array)) throw foreign(op, name, a);
     if (a.length < need) throw new RangeError(`${op}: ${name} has ${a.length} elements, needs ${need}`);

@@ -105,6 +105,21 @@ export interface Backend {
     dx: Float, dAlpha: Float): void;
   /** Backward pass 2: with the gz slots summed over the N rows of the whole batch, subtracts the statistics term. */
   diceBackwardCorrect(n: number, C: number, N: number, stats: DiceStats, z: Float, dx: Float): void;
+
+  /**
+   * An eval-mode activation's frozen parameters in this backend's memory, ready for {@link Backend.evalActivationGrid}
+   * (made once per layer when a model is frozen for inference; the arrays are the backend's).
+   */
+  prepareActivation(a: EvalActivation, C: number): PreparedActivation;
+  /**
+   * Eval mode, in place, over a grid: row xRow0 + i·nB + j of x (width C), for i < nA and j < nB, becomes
+   * act(x + A[aOff + i·sA …] + B[bOff + j·sB …]) (strides in elements). A plain layer's bias is nA = 1 with B a zero
+   * row and sB = 0; DIN's attention first layer adds a candidate term (A) and a behaviour term (B) to every pair.
+   */
+  evalActivationGrid(act: PreparedActivation, x: Float, xRow0: number, nA: number, nB: number, A: Float, aOff: number, sA: number,
+    B: Float, bOff: number, sB: number): void;
+  /** Rows i·nB + j of out (from row outRow0, width D) ← Q row i ⊙ K row j (i < nA, j < nB): DIN's q ⊙ k per pair. */
+  pairProducts(out: Float, outRow0: number, Q: Float, qRow0: number, nA: number, K: Float, kRow0: number, nB: number, D: number): void;
 }
 
 /**
@@ -112,6 +127,32 @@ export interface Backend {
  * of rows). Its layout belongs to the backend that made it (the WASM one keeps float32 copies after the float64
  * slots); pass it only to that backend.
  */
+/**
+ * An activation in eval mode with its frozen parameters (what a layer's `evalForm()` gives): `none`, `sigmoid`,
+ * PReLU with its α, or Dice with its α, moving mean and 1/sqrt(moving variance + ε) (computed in float64 from the
+ * layer's buffers, as its eval forward does).
+ */
+export type EvalActivation =
+  | { kind: 'none' }
+  | { kind: 'sigmoid' }
+  | { kind: 'prelu'; alpha: ArrayLike<number> }
+  | { kind: 'dice'; alpha: ArrayLike<number>; mean: ArrayLike<number>; invStd: ArrayLike<number> };
+
+/** An {@link EvalActivation} prepared by a backend (its parameters copied into the backend's memory). */
+export interface PreparedActivation {
+  /** The activation. */
+  readonly kind: EvalActivation['kind'];
+  /** Channels. */
+  readonly C: number;
+  /** α (PReLU, Dice), 1 − α, Dice's moving mean and 1/sqrt(var + ε): backend arrays of C (zeros when unused). */
+  readonly alpha: Float;
+  readonly oneMinusAlpha: Float;
+  readonly mean: Float;
+  readonly invStd: Float;
+  /** A zero row of C (the B operand of a plain layer's bias). */
+  readonly zero: Float;
+}
+
 export interface DiceStats {
   /** Channels C of the Dice layer it belongs to. */
   readonly channels: number;

@@ -1,4 +1,4 @@
-import type { Backend, DiceStats, Float } from './backend.js';
+import type { Backend, DiceStats, EvalActivation, Float, PreparedActivation } from './backend.js';
 import { sigmoid, sigmoidF32 } from './sigmoid.js';
 
 /**
@@ -325,6 +325,91 @@ export class JsBackend implements Backend {
       const o = i * C;
       for (let c = 0; c < C; c++) dx[o + c] -= corrA[c] + z[o + c] * corrB[c];
     }
+  }
+
+  prepareActivation(a: EvalActivation, C: number): PreparedActivation {
+    return prepare(this, a, C);
+  }
+
+  evalActivationGrid(act: PreparedActivation, x: Float, xRow0: number, nA: number, nB: number, A: Float, aOff: number, sA: number,
+    B: Float, bOff: number, sB: number): void {
+    if (nA <= 0 || nB <= 0) return;
+    const C = act.C;
+    if (x.length < (xRow0 + nA * nB) * C) throw new RangeError(`evalActivationGrid: rows exceed an array of ${x.length}`);
+    const f32 = this.dtype === 'float32';
+    const row = new Float64Array(C);
+    for (let i = 0; i < nA; i++) {
+      for (let j = 0; j < nB; j++) {
+        const ao = aOff + i * sA;
+        const bo = bOff + j * sB;
+        for (let c = 0; c < C; c++) row[c] = A[ao + c] + B[bo + c];
+        evalRow(act, x, (xRow0 + i * nB + j) * C, row, f32);
+      }
+    }
+  }
+
+  pairProducts(out: Float, outRow0: number, Q: Float, qRow0: number, nA: number, K: Float, kRow0: number, nB: number, D: number): void {
+    let o = outRow0 * D;
+    for (let i = 0; i < nA; i++) {
+      const qo = (qRow0 + i) * D;
+      for (let j = 0; j < nB; j++) {
+        const ko = (kRow0 + j) * D;
+        for (let d = 0; d < D; d++) out[o + d] = Q[qo + d] * K[ko + d];
+        o += D;
+      }
+    }
+  }
+}
+
+/** An activation's parameters in backend arrays (shared by both backends: the WASM one passes their pointers). */
+export function prepare(be: Backend, a: EvalActivation, C: number): PreparedActivation {
+  const arr = (v?: ArrayLike<number>) => {
+    const x = be.alloc(C);
+    if (v) {
+      if (v.length !== C) throw new Error(`eval activation: ${v.length} parameters for ${C} channels`);
+      for (let c = 0; c < C; c++) x[c] = v[c];
+    }
+    return x;
+  };
+  const alpha = arr(a.kind === 'prelu' || a.kind === 'dice' ? a.alpha : undefined);
+  const oneMinusAlpha = be.alloc(C);
+  for (let c = 0; c < C; c++) oneMinusAlpha[c] = 1 - alpha[c];
+  return {
+    kind: a.kind, C, alpha, oneMinusAlpha,
+    mean: arr(a.kind === 'dice' ? a.mean : undefined), invStd: arr(a.kind === 'dice' ? a.invStd : undefined), zero: be.alloc(C),
+  };
+}
+
+/**
+ * One row of x at offset o biased by `row` and activated: the layers' eval forward. float64: exactly their arithmetic
+ * (the reference the engine tests hold the kernels to); float32: each op rounded as the WASM kernels round.
+ */
+function evalRow(act: PreparedActivation, x: Float, o: number, row: Float64Array, f32: boolean): void {
+  const C = act.C;
+  const a = act.alpha;
+  switch (act.kind) {
+    case 'none':
+      for (let c = 0; c < C; c++) x[o + c] += row[c];
+      return;
+    case 'prelu':
+      // p + α(1 − p) is exactly 1 or α (p = [v > 0]), as in src/nn/prelu.ts.
+      for (let c = 0; c < C; c++) {
+        const v = f32 ? Math.fround(x[o + c] + row[c]) : x[o + c] + row[c];
+        const p = +(v > 0);
+        x[o + c] = v * (p + a[c] * (1 - p));
+      }
+      return;
+    case 'dice': {
+      const { oneMinusAlpha: a1, mean, invStd: inv } = act;
+      for (let c = 0; c < C; c++) {
+        const v = f32 ? Math.fround(x[o + c] + row[c]) : x[o + c] + row[c];
+        x[o + c] = v * (a[c] + a1[c] * (f32 ? sigmoidF32((v - mean[c]) * inv[c]) : sigmoid((v - mean[c]) * inv[c])));
+      }
+      return;
+    }
+    case 'sigmoid':
+      for (let c = 0; c < C; c++) x[o + c] = f32 ? sigmoidF32(Math.fround(x[o + c] + row[c])) : sigmoid(x[o + c] + row[c]);
+      return;
   }
 }
 

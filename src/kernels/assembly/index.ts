@@ -10,3 +10,4 @@ export {
 export { preluForward, preluBackward, diceForward, diceBackward, diceStatsPerChannel, diceSumShifted, diceForwardStats,
   diceBackwardSums, diceBackwardCorrect } from './activations';
 export { adamUpdate } from './adam';
+export { evalActivationGrid, pairProducts } from './eval';
