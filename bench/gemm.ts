@@ -1,7 +1,11 @@
 // GEMM throughput of the WASM kernels on the shapes of a CTR model, against a plain-TS float32 loop.
 //   node dist/bench/gemm.js                                       plain SIMD build (+ TS reference)
 //   node --experimental-wasm-relaxed-simd dist/bench/gemm.js      also the relaxed-SIMD (FMA) build
+//   ... dist/bench/gemm.js --wall                                 time by the wall clock instead of CPU time
 // Prints the median GFLOP/s of 7 timed runs (after warm-up); each run repeats the product for >= ~40 ms.
+// Runs are timed by the process's CPU time (user + system) by default: on a shared machine the wall clock also counts
+// the time the thread waits for a core, which made one shape look 2–3× slower than another from run to run; CPU time
+// does not (cache contention from the other processes remains). The process is single-threaded once warmed up.
 import { WasmBackend, relaxedSimdSupported } from '../src/kernels/wasm-backend.js';
 import { Rng } from '../src/util/rng.js';
 import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';
@@ -19,11 +23,23 @@ const SHAPES: [number, number, number][] = [
 const EXTRA: [Layout, number, number, number][] = [
   ['TN', 144, 5120, 80], // dW = Xᵀ·dY with the batch as the reduction
   ['NT', 5120, 80, 144], // dX = dY·Wᵀ
+  ['NN', 5120, 80, 40], // the attention unit's second layer: forward, dX, dW
+  ['NT', 5120, 40, 80],
+  ['TN', 80, 5120, 40],
   ['NN', 5120, 40, 1], // attention unit's last layer (N = 1) and its backward: K = 1, and a K×1 weight gradient
   ['NT', 5120, 1, 40],
   ['TN', 40, 5120, 1],
   ['NN', 32, 144, 80], // small batch (serving)
+  ['NN', 1, 200, 80], // a single row
 ];
+const WALL = process.argv.includes('--wall');
+
+/** Seconds elapsed since `start` (from `now()`): CPU time of this process, or the wall clock with --wall. */
+function now(): number {
+  if (WALL) return performance.now() / 1000;
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
 const RUNS = 7;
 const MIN_RUN_S = 0.04;
 
@@ -53,20 +69,27 @@ function tsGemm(transA: boolean, transB: boolean, M: number, N: number, K: numbe
   }
 }
 
-function medianGflops(flops: number, fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn();
-  const t0 = performance.now();
-  fn();
-  const once = Math.max((performance.now() - t0) / 1000, 1e-6);
-  const reps = Math.max(1, Math.ceil(MIN_RUN_S / once));
-  const rates: number[] = [];
+/**
+ * Median GFLOP/s of each of `fns` (the same product on different kernels). Their runs are interleaved, so that a
+ * burst of load from other processes costs every column alike instead of whichever one happens to be running.
+ */
+function medianGflops(flops: number, fns: (() => void)[]): number[] {
+  const reps = fns.map((fn) => {
+    for (let i = 0; i < 3; i++) fn();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) fn();
+    const once = Math.max((performance.now() - t0) / 3000, 1e-6);
+    return Math.max(1, Math.ceil(MIN_RUN_S / once));
+  });
+  const rates: number[][] = fns.map(() => []);
   for (let r = 0; r < RUNS; r++) {
-    const s = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    rates.push((flops * reps) / ((performance.now() - s) / 1000) / 1e9);
+    fns.forEach((fn, f) => {
+      const s = now();
+      for (let i = 0; i < reps[f]; i++) fn();
+      rates[f].push((flops * reps[f]) / Math.max(now() - s, 1e-6) / 1e9);
+    });
   }
-  rates.sort((a, b) => a - b);
-  return rates[RUNS >> 1];
+  return rates.map((rs) => rs.sort((a, b) => a - b)[RUNS >> 1]);
 }
 
 function main(): void {
@@ -78,8 +101,10 @@ function main(): void {
     const until = performance.now() + 300;
     while (performance.now() < until) {
       for (const [tA, tB] of [[false, false], [false, true], [true, false]]) be.gemm(tA, tB, 64, 64, 64, 1, A, B, 0, C);
-      be.gemm(false, false, 64, 1, 64, 1, A, B, 0, C);
+      be.gemm(false, false, 64, 1, 64, 1, A, B, 0, C); // N = 1, both layouts of A
       be.gemm(true, false, 64, 1, 64, 1, A, B, 0, C);
+      be.gemm(false, false, 64, 64, 1, 1, A, B, 0, C); // K = 1
+      be.gemm(false, false, 1, 64, 64, 1, A, B, 0, C); // M = 1
     }
     be.free(A); be.free(B); be.free(C);
   }
@@ -89,7 +114,8 @@ function main(): void {
   cases.push(...EXTRA);
 
   const header = ['layout', 'M', 'K', 'N', ...backends.map((b) => b.name), 'ts-f32 loop'];
-  console.log(`GEMM GFLOP/s, median of ${RUNS} runs (node ${process.version}, 1 thread)`);
+  console.log(`GEMM GFLOP/s, median of ${RUNS} runs timed by ${WALL ? 'the wall clock' : 'CPU time'} ` +
+    `(node ${process.version}, 1 thread)`);
   console.log(header.map((h, i) => (i === 0 ? h.padEnd(6) : h.padStart(i < 4 ? 6 : 18))).join(' '));
   for (const [layout, M, K, N] of cases) {
     const transA = layout[0] === 'T';
@@ -98,16 +124,17 @@ function main(): void {
     const a = Float32Array.from({ length: M * K }, () => rng.next() - 0.5);
     const b = Float32Array.from({ length: K * N }, () => rng.next() - 0.5);
     const row: string[] = [layout.padEnd(6), String(M).padStart(6), String(K).padStart(6), String(N).padStart(6)];
-    for (const be of backends) {
+    const ops = backends.map((be) => {
       const A = be.alloc(M * K), B = be.alloc(K * N), C = be.alloc(M * N);
       A.set(a);
       B.set(b);
-      const g = medianGflops(flops, () => be.gemm(transA, transB, M, N, K, 1, A, B, 0, C));
-      row.push(g.toFixed(1).padStart(18));
-      be.free(A); be.free(B); be.free(C);
-    }
+      return { be, A, B, C };
+    });
+    const g = medianGflops(flops, ops.map(({ be, A, B, C }) => () => be.gemm(transA, transB, M, N, K, 1, A, B, 0, C)));
+    for (const x of g) row.push(x.toFixed(1).padStart(18));
+    for (const { be, A, B, C } of ops) { be.free(A); be.free(B); be.free(C); }
     const C = new Float32Array(M * N);
-    row.push(medianGflops(flops, () => tsGemm(transA, transB, M, N, K, a, b, C)).toFixed(1).padStart(18));
+    row.push(medianGflops(flops, [() => tsGemm(transA, transB, M, N, K, a, b, C)])[0].toFixed(1).padStart(18));
     console.log(row.join(' '));
   }
   if (backends.length === 1) {

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/models/model.js';
-import { createBackend } from '../src/nn/backends.js';
+import { createBackend } from '../src/kernels/backends.js';
 import type { RankRequest } from '../src/serve/types.js';
 import { catalogToJson, saveCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';

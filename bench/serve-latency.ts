@@ -1,5 +1,5 @@
 /**
- * In-process latency of RankingEngine.rank() (src/serve/engine.ts): 1 user × 200 candidates, history 20 and 100, for
+ * In-process latency of RankingEngine.rank() (src/serve/engine/engine.ts): 1 user × 200 candidates, history 20 and 100, for
  * DIN (goods + category embeddings 18 + 18, attention 80→40 with Dice, MLP 200→80 with Dice) and BaseModel (same
  * embeddings and MLP), on the synthetic catalog of bench/train-speed.ts. For reference it also times the plain
  * batched eval forward of the training code on the same shapes (the history repeated for every candidate).
@@ -12,11 +12,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createBackend, backendInfo, type BackendKind } from '../src/nn/backends.js';
+import { createBackend, backendInfo, type BackendKind } from '../src/kernels/backends.js';
 import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/models/model.js';
-import type { ItemCatalog } from '../src/data/types.js';
-import { RankingEngine } from '../src/serve/engine.js';
+import type { ItemCatalog } from '../src/core/types.js';
+import { RankingEngine } from '../src/serve/engine/engine.js';
 import type { RankRequest } from '../src/serve/types.js';
 import { Rng } from '../src/util/rng.js';
 import { enableRelaxedSimd } from '../src/kernels/relaxed-flag.js';

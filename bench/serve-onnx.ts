@@ -15,7 +15,7 @@ import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { createBackend } from '../src/nn/backends.js';
+import { createBackend } from '../src/kernels/backends.js';
 import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/models/model.js';
 import { exportOnnx } from '../src/export/onnx.js';

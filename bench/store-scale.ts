@@ -2,15 +2,16 @@
  * Training with the tables in a store (issue 15), measured against in-memory training on the same data and machine:
  *
  *   node dist/bench/store-scale.js throughput [--data ../shared/data/amazon-beauty] [--batches 32,256] [--workers 1,2,4]
- *   node dist/bench/store-scale.js gauc       [--data …] [--seeds 1,2,3] [--workers 1,2,4] [--epochs 3]
+ *   node dist/bench/store-scale.js gauc       [--data …] [--seeds 1,2,3] [--workers 1,2,4] [--epochs 3] [--batch 32]
  *
  * Starts its own Redis Cluster (scripts/redis-cluster.sh, 3 masters + 3 replicas on this machine, AOF everysec) in a
  * temporary directory and stops it at the end. Every configuration is the real `din train` (one process per worker).
  *   throughput: one epoch of DIN per configuration — in memory on 1 and 2 threads, `--store memory`, and the Redis
- *               store with 1, 2, 4 trainer processes — samples/s, where a step's time goes, the store traffic (commands
+ *               store with 1, 2, 4 trainer processes (and one trainer writing through, `--no-store-cache`) — samples/s, where a step's time goes, the store traffic (commands
  *               per second, bytes and round trips per sample); then the memory of a row in Redis (INFO memory over the
  *               row keys) against its bytes in the WASM arena.
- *   gauc:       3 epochs × seeds, test GAUC in memory vs the Redis store with 1, 2, 4 trainers.
+ *   gauc:       3 epochs × seeds, test GAUC in memory vs the Redis store with 1, 2, 4 trainers, at one global batch size
+ *               (several trainers split each batch: the same synchronous step as one trainer).
  * Results go to bench/results/store-scale-<mode>.json and are printed as Markdown tables.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -51,9 +52,9 @@ function runOne(args: string[]): Promise<{ code: number | null; out: string }> {
   });
 }
 
-async function train(label: string, common: string[], opts: { batch: number; workers: number; store?: string; url?: string; name?: string; seed: number }): Promise<Run> {
+async function train(label: string, common: string[], opts: { batch: number; workers: number; store?: string; url?: string; name?: string; seed: number; extra?: string[] }): Promise<Run> {
   const out = mkdtempSync(join(tmpdir(), 'din-scale-run-'));
-  const args = [...common, '--batch-size', String(opts.batch), '--seed', String(opts.seed), '--quiet'];
+  const args = [...common, '--batch-size', String(opts.batch), '--seed', String(opts.seed), '--quiet', ...(opts.extra ?? [])];
   const t0 = performance.now();
   let results: Array<{ code: number | null; out: string }>;
   if (opts.store === 'redis') {
@@ -112,6 +113,11 @@ async function main(): Promise<void> {
           const r = await train(`Redis, ${w} trainer${w > 1 ? 's' : ''}`, common, { batch, workers: w, store: 'redis', url, name: `scale-b${batch}-w${w}`, seed: 1 });
           runs.push(r);
           say(r);
+          if (w === 1) {
+            const t = await train('Redis, 1 trainer, write-through', common, { batch, workers: 1, store: 'redis', url, name: `scale-b${batch}-w1-through`, seed: 1, extra: ['--no-store-cache'] });
+            runs.push(t);
+            say(t);
+          }
         }
       }
       // Memory of a row: the store of the last one-worker run holds every row trained.
@@ -135,12 +141,13 @@ async function main(): Promise<void> {
     } else {
       const epochs = arg('epochs', '3');
       const common = ['--data', data, '--model', 'din', '--epochs', epochs];
+      const batch = Number(arg('batch', '32'));
       for (const seed of list(arg('seeds', '1,2,3'))) {
-        const r = await train('in memory, 1 thread', [...common, '--threads', '1'], { batch: 32, workers: 1, seed });
+        const r = await train('in memory, 1 thread', [...common, '--threads', '1'], { batch, workers: 1, seed });
         runs.push(r);
         say(r);
         for (const w of workersList) {
-          const x = await train(`Redis, ${w} trainer${w > 1 ? 's' : ''}`, common, { batch: 32, workers: w, store: 'redis', url, name: `gauc-s${seed}-w${w}`, seed });
+          const x = await train(`Redis, ${w} trainer${w > 1 ? 's' : ''}`, common, { batch, workers: w, store: 'redis', url, name: `gauc-b${batch}-s${seed}-w${w}`, seed });
           runs.push(x);
           say(x);
         }

@@ -14,7 +14,7 @@
  *   node dist/bench/train-speed.js --models base --regs none,mba,difacto,l2   (cost of each regularizer, B = 32)
  */
 import { parseArgs } from 'node:util';
-import { createBackend } from '../src/nn/backends.js';
+import { createBackend } from '../src/kernels/backends.js';
 import { createModel } from '../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, MODEL_KINDS, type Model, type ModelConfig, type ModelKind } from '../src/models/model.js';
 import { createRegularizer, REG_NAMES, type RegName, type Regularizer } from '../src/optim/index.js';

@@ -16,14 +16,14 @@
  */
 import { enableRelaxedSimd } from './kernels/relaxed-flag.js';
 import { TrainedModel } from './train/trained-model.js';
-import type { Backend } from './nn/backend.js';
-import type { BackendKind } from './nn/backends.js';
+import type { Backend } from './kernels/backend.js';
+import type { BackendKind } from './kernels/backends.js';
 
 enableRelaxedSimd();
 
 // ── Data: every source, shards, downloads ────────────────────────────────────────────────────────────────────────
-export type { Batch, Dataset, ItemCatalog, SampleSet } from './data/types.js';
-export type { CategoricalField, ItemField, SampleField, SampleFieldGroup } from './data/fields.js';
+export type { Batch, Dataset, ItemCatalog, SampleSet } from './core/types.js';
+export type { CategoricalField, ItemField, SampleField, SampleFieldGroup } from './core/fields.js';
 export {
   DATASET_FORMATS, VOCAB_FORMATS, detectFormat, loadDataset, loadDatasetWithInfo, resolveDataPath, type DatasetFormat, type LoadOptions,
   type LoadResult,
@@ -56,11 +56,12 @@ export {
   DEFAULT_MODEL_CONFIG, DEFAULT_WIDE_BUCKETS, MODEL_KINDS, type Activation, type AttentionActivation, type AttentionWeights, type Mode, type Model, type ModelConfig,
   type ModelContext, type ModelKind,
 } from './models/model.js';
-export type { Backend, Float } from './nn/backend.js';
+export type { Backend, Float } from './kernels/backend.js';
 export type { ExternalTable, Param, RowCounter, SparseRows } from './nn/param.js';
-export type { DiceStats } from './nn/backend.js';
+export type { DiceStats, EvalActivation, PreparedActivation } from './kernels/backend.js';
+export type { RowInit } from './nn/embedding.js';
 export type { WasmBackendOptions } from './kernels/wasm-backend.js';
-export { backendInfo, createBackend, type BackendKind } from './nn/backends.js';
+export { backendInfo, createBackend, type BackendKind } from './kernels/backends.js';
 
 // ── Training ─────────────────────────────────────────────────────────────────────────────────────────────────────
 export { train, type TrainRunOptions } from './train/train.js';
@@ -103,7 +104,7 @@ export function loadModel(dir: string, opts: { backend?: Backend | BackendKind }
 // ── Serving ──────────────────────────────────────────────────────────────────────────────────────────────────────
 export {
   RankingEngine, type EngineMeta, type EngineOptions, type EngineSchema, type FieldInfo, type ServableModel,
-} from './serve/engine.js';
+} from './serve/engine/engine.js';
 export type { RankCandidate, RankedCandidate, RankItem, RankRequest, RankResponse } from './serve/types.js';
 export { RankingServer, type ReloadResult, type ServedEngine, type ServerOptions, type EngineLoader } from './serve/server.js';
 export type { RequestLimits } from './serve/request-schema.js';

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ItemCatalog } from '../data/types.js';
-import type { CategoricalField, SampleField } from '../data/fields.js';
-import type { Backend } from '../nn/backend.js';
-import { createBackend } from '../nn/backends.js';
+import type { ItemCatalog } from '../core/types.js';
+import type { CategoricalField, SampleField } from '../core/fields.js';
+import type { Backend } from '../kernels/backend.js';
+import { createBackend } from '../kernels/backends.js';
 import { createModel } from '../models/index.js';
 import type { Model, ModelConfig } from '../models/model.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';

@@ -2,11 +2,11 @@ import { resolve } from 'node:path';
 import { loadDataset } from '../data/load.js';
 import { validationSplit } from '../data/split.js';
 import { parseTrainSlice, sliceTrainingDays } from '../data/time-slices.js';
-import type { Dataset } from '../data/types.js';
+import type { Dataset } from '../core/types.js';
 import { isShardDir, openShards, type ShardedDataset } from '../data/shards.js';
 import type { RowErrorPolicy } from '../data/sources/row-errors.js';
-import type { Backend } from '../nn/backend.js';
-import { createBackend } from '../nn/backends.js';
+import type { Backend } from '../kernels/backend.js';
+import { createBackend } from '../kernels/backends.js';
 
 export function log(line: string): void {
   process.stderr.write(line + '\n');

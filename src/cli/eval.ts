@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { loadCheckpoint, type CheckpointInfo } from '../checkpoint/checkpoint.js';
-import type { ItemCatalog } from '../data/types.js';
+import type { ItemCatalog } from '../core/types.js';
 import type { Model, ModelConfig } from '../models/model.js';
 import { evaluateSource } from '../train/evaluator.js';
 import { testSource } from '../train/trainer.js';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createBackend } from '../nn/backends.js';
+import { createBackend } from '../kernels/backends.js';
 import { Command } from 'commander';
 import { exportCheckpointToOnnx, ONNX_EXPORT_KINDS, ONNX_OPSET, type OnnxIoSpec } from '../export/onnx.js';
 import { log } from './common.js';
@@ -35,8 +35,8 @@ export function exportCommand(): Command {
       o.model = dir;
     } else if (o.to) {
       if (!o.model) throw new Error('--to copies a model: give --model DIR or --store URL');
-      const { loadModel } = await import('../index.js');
-      loadModel(o.model, { backend: 'js-f32' }).save(resolve(o.to));
+      const { TrainedModel } = await import('../train/trained-model.js');
+      TrainedModel.load(o.model, { backend: 'js-f32' }).save(resolve(o.to));
       log(`wrote ${resolve(o.to)} from ${o.model}`);
     }
     if (!o.model) throw new Error('give --model DIR (a `din train --out` directory) or --store URL --store-name NAME');

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { createBackend, type BackendKind } from '../nn/backends.js';
+import { createBackend, type BackendKind } from '../kernels/backends.js';
 import { RankingServer } from '../serve/server.js';
 import { log } from './common.js';
 import { floatArg, intArg } from './options.js';

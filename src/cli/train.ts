@@ -50,6 +50,7 @@ export function trainCommand(): Command {
   cmd.addOption(new Option('--init-optimizer <mode>', 'with --init-from: keep the trained run\'s optimizer state (moments, step count) or reset it').choices(['reset', 'keep']).default('reset'));
   cmd.option('--train-slice <d/D>', 'train on day d of D only (a-b/D: days a..b): each user\'s training samples cut by time into D parts (incremental training)');
   cmd.option('--store-timeout <s>', 'Redis store: seconds an unreachable store (a failover) or a silent worker is waited for before the run stops with an error (default 30 for the store, 15 for a worker)', intArg('--store-timeout'));
+  cmd.option('--no-store-cache', 'Redis store with one worker: write every step\'s rows through to the store instead of caching them in this process until each checkpoint');
   cmd.option('--store-reset', 'Redis store: delete what the store holds under --store-name before training (a new run under an old name)');
   cmd.action(async (opts) => {
     // An experiment file, or the resumed run's own config.json, under the flags given here.
@@ -82,7 +83,7 @@ export function trainCommand(): Command {
       const { runStoreTraining } = await import('../train/store-run.js');
       ({ metrics } = await runStoreTraining({
         data, dataPath: path, config, options, backend, store: o.store, storeName: o.storeName, workers: o.workers, workerIndex: o.workerIndex,
-        checkpointEvery: storeEvery(o.checkpointEvery), resume: !!o.resume, storeTimeoutSeconds: o.storeTimeout, reset: !!o.storeReset, out: o.workerIndex === 0 ? o.out : undefined, log,
+        checkpointEvery: storeEvery(o.checkpointEvery), resume: !!o.resume, storeTimeoutSeconds: o.storeTimeout, reset: !!o.storeReset, storeCache: o.storeCache !== false, out: o.workerIndex === 0 ? o.out : undefined, log,
         progress: createProgress({ quiet: o.quiet }),
       }));
       if (metrics === null) {

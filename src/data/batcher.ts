@@ -6,7 +6,7 @@
  * next one is requested. Copy what you need to keep. `T` is at least 1 (a batch whose histories are all empty gets
  * one column of padding) so kernels never see a zero-width tensor; `lengths` stays 0 for those rows.
  */
-import type { Batch, SampleSet } from './types.js';
+import type { Batch, SampleSet } from '../core/types.js';
 import { Rng } from '../util/rng.js';
 
 /** Options of a `Batcher`. */

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { Dataset } from './types.js';
+import type { Dataset } from '../core/types.js';
 
 export const CACHE_VERSION = 1;
 const MAGIC = 'DINCACHE';

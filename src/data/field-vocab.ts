@@ -8,7 +8,8 @@
  * time — map to it, never to a crash or a random row. Known values get ids 1.. in first-seen order (stable for a
  * given file), after the min-count / top-K cut.
  */
-import { OOV_KEY, type CategoricalField } from './fields.js';
+import { OOV_KEY, type CategoricalField } from '../core/fields.js';
+import { hashString } from '../core/hash.js';
 
 /**
  * Id-space controls of a categorical field's vocabulary, built from training rows (see the file header). `minCount`
@@ -31,20 +32,6 @@ export function validateVocabOptions(o: VocabOptions, where: string): void {
   }
 }
 
-/** FNV-1a (32-bit) of a string's UTF-16 code units, then a murmur-style finalizer: stable across runs and platforms. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** A built vocabulary: maps raw values to ids of one table. */
 export class FieldVocab {

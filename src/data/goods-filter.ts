@@ -4,25 +4,9 @@
  * brand), only the fine-grained goods-id feature is coarsened. K = 0 removes the goods-id feature altogether (every
  * item shares one row): the paper's "without goods_ids" setting.
  */
-import type { ItemCatalog, SampleSet } from './types.js';
-import { countPerSample, forEachBehaviour } from './occurrence.js';
-
-type GoodsCatalog = Pick<ItemCatalog, 'numItems' | 'goodsRows' | 'numGoodsRows'>;
-
-/** Rows of the goods-id tables, and the item → row map (null = identity; −1 = no goods id). Validates the map. */
-export function goodsRowsOf(c: GoodsCatalog): { rows: number; map: Int32Array | null } {
-  if (!c.goodsRows) return { rows: c.numItems, map: null };
-  const rows = c.numGoodsRows;
-  if (!(Number.isInteger(rows) && rows! >= 1)) throw new Error(`item catalog: goodsRows given but numGoodsRows is ${rows}`);
-  if (c.goodsRows.length !== c.numItems) {
-    throw new Error(`item catalog: goodsRows has ${c.goodsRows.length} entries, expected numItems = ${c.numItems}`);
-  }
-  for (let i = 0; i < c.numItems; i++) {
-    const r = c.goodsRows[i];
-    if (!(r >= -1 && r < rows!)) throw new Error(`item catalog: item ${i} maps to goods row ${r}, expected -1..${rows! - 1} (-1: no goods id)`);
-  }
-  return { rows: rows!, map: c.goodsRows };
-}
+import type { ItemCatalog, SampleSet } from '../core/types.js';
+import { countPerSample, forEachBehaviour } from '../core/occurrence.js';
+import { goodsRowsOf, type GoodsCatalog } from '../core/goods-rows.js';
 
 /** Per item: in how many samples it occurs (as candidate or in the truncated history), each sample counted once. */
 export function itemSampleCounts(set: SampleSet, numItems: number, maxHistory: number): Float64Array {

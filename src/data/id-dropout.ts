@@ -6,7 +6,7 @@
  * rest of the row is padding (−1). Nothing is rescaled (the paper drops ids; the model sees fewer behaviours).
  * The candidate is never dropped. Applied to training batches only.
  */
-import type { Batch } from './types.js';
+import type { Batch } from '../core/types.js';
 import { Rng } from '../util/rng.js';
 
 export class BehaviourDropout {

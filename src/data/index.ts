@@ -1,4 +1,4 @@
-export type { Batch, Dataset, ItemCatalog, SampleSet } from './types.js';
+export type { Batch, Dataset, ItemCatalog, SampleSet } from '../core/types.js';
 export { Batcher, countItemOccurrences, type BatcherOptions } from './batcher.js';
 export {
   DATASET_FORMATS,

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Dataset } from './types.js';
+import type { Dataset } from '../core/types.js';
 import { amazonSeqSourceFiles, findAmazonSeqFiles, loadAmazonSeq } from './sources/amazon-seq.js';
 import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRawAsync } from './sources/amazon-raw.js';
 import { loadTaobao, taobaoLayout, taobaoSourceFiles, taobaoUnsupported } from './sources/taobao/index.js';

@@ -1,5 +1,5 @@
-import type { Dataset, SampleSet } from './types.js';
-import { validateItemField } from './fields.js';
+import type { Dataset, SampleSet } from '../core/types.js';
+import { validateItemField } from '../core/fields.js';
 
 /** A zero-filled SampleSet of `size` samples whose histories point into `histValues`. */
 export function allocSampleSet(size: number, histValues: Int32Array): SampleSet {

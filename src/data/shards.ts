@@ -17,9 +17,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Dataset, SampleSet } from './types.js';
+import type { Dataset, SampleSet } from '../core/types.js';
 import { readTypedJson, writeTypedJson } from './cache.js';
-import { validateItemField } from './fields.js';
+import { validateItemField } from '../core/fields.js';
 import { validateSampleSet } from './sample-set.js';
 import { readJsonFile, writeJsonAtomic } from '../util/fs.js';
 

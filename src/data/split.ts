@@ -1,5 +1,5 @@
 import { allocSampleSet } from './sample-set.js';
-import type { Dataset, SampleSet } from './types.js';
+import type { Dataset, SampleSet } from '../core/types.js';
 
 /** The samples selected by `keep` (in their original order), sharing histValues. */
 export function selectSamples(set: SampleSet, keep: (i: number) => boolean): SampleSet {

@@ -8,7 +8,7 @@
  * day by day as the goods of each day's samples are seen (ids never seen in training share the out-of-vocabulary row).
  */
 import { selectSamples } from './split.js';
-import type { Dataset } from './types.js';
+import type { Dataset } from '../core/types.js';
 
 /** Days `from..to` (1-based, inclusive) of `of`. */
 export interface TrainSlice {

@@ -20,16 +20,19 @@
  * (model.json train.maxHistory, also stored as metadata `din.max_history`): pass the same truncation to get the
  * same numbers as `din eval`.
  *
+ * Everything comes from the model's inference plan (src/models/inference-plan.ts), the same one the serving engine
+ * runs: the graph is that plan written as ONNX operators.
+ *
  * How items are represented: in eval mode an item's encoding e(i) = [goods_emb[goodsRow(i)], mean of attr_emb over
- * i's attributes, item-field embeddings] does not depend on anything but i, so it is precomputed by the model's own
- * item encoder into one constant `item_table` [numItems + 1, D] (and `item_bias` [numItems + 1]); the extra last row is
+ * i's attributes, item-field embeddings] does not depend on anything but i, so it is precomputed from the plan's item
+ * tables (the item encoder's eval form) into one constant `item_table` [numItems + 1, D] (and `item_bias` [numItems + 1]); the extra last row is
  * zero, which ONNX's Gather reaches with index −1 (negative indices count from the end) — that is the padding row.
  * Exactly what the model computes, and the cheapest graph to run; the cost is a table of numItems × D floats (the
  * goods table already is about that size) and no encoding of items outside the catalog.
  *
- * The rest mirrors src/models (interest-model.ts, din.ts, base.ts) and src/nn in eval mode:
+ * The rest is the plan's function:
  *   mask = t < lengths[b];  K = item_table[hist masked to −1] [B, T, D];  q = item_table[items] [B, D]
- *   DIN:  first layer factorized as in attention.ts, q·(W1 + W3) + b once per row plus [k, q⊙k]·[W2 − W3; W4] per
+ *   DIN:  the attention unit's folded first layer, q·Wq + b once per row plus [k, q⊙k]·[Wk; Wp] per
  *         behaviour; activations; the unit's MLP → score s [B, T]; w = s on valid positions, 0 elsewhere ('none'), or
  *         the masked softmax of s/√D ('softmax'); u = Σ_t w·k
  *   Base: u = Σ_t mask·k (sum) or that / #valid (avg)
@@ -37,16 +40,11 @@
  *   (x·(α + (1 − α)·sigmoid((x − mean)/√(var + ε)))); logit = MLP(x) + item_bias[items].
  */
 import onnxProto from 'onnx-proto';
-import type { Float } from '../nn/backend.js';
-import { Dice } from '../nn/dice.js';
-import { PRelu } from '../nn/prelu.js';
-import { Sigmoid } from '../nn/sigmoid.js';
-import type { Layer } from '../nn/layer.js';
-import type { Linear } from '../nn/linear.js';
-import type { Mlp } from '../nn/mlp.js';
-import { BaseModel } from '../models/base.js';
-import { DinModel } from '../models/din.js';
+import type { EvalActivation, Float } from '../kernels/backend.js';
+import type { DenseEval } from '../nn/eval-form.js';
+import { encodeItemsEval } from '../nn/item-encoder.js';
 import type { Model } from '../models/model.js';
+import { InterestModel } from '../models/interest-model.js';
 import { loadCheckpoint } from '../checkpoint/checkpoint.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOnnxModel, readOnnxModel } from './onnx-check.js';
@@ -211,48 +209,44 @@ function f32(a: Float): Float32Array {
   return Float32Array.from(a);
 }
 
-/** y = x·W + b for a Linear layer (x [..., in], W [in, out]). */
-function linear(g: GraphBuilder, x: string, l: Linear, out?: string): string {
-  const W = g.f32(l.weight.name, f32(l.weight.value), l.weight.shape);
-  const b = g.f32(l.bias.name, f32(l.bias.value), l.bias.shape);
+/** y = x·W + b for a dense layer of the plan (x [..., in], W [in, out]). */
+function linear(g: GraphBuilder, x: string, l: DenseEval, out?: string): string {
+  const W = g.f32(`${l.name}.weight`, f32(l.W), [l.inDim, l.outDim]);
+  const b = g.f32(`${l.name}.bias`, f32(l.b), [l.outDim]);
   const xw = g.op('MatMul', [x, W], { hint: `${l.name}.matmul` });
   return g.op('Add', [xw, b], { hint: `${l.name}.out`, out });
 }
 
-/** An activation layer in eval mode. */
-function activation(g: GraphBuilder, x: string, act: Layer): string {
-  if (act instanceof PRelu) {
-    const a = g.f32(act.alpha.name, f32(act.alpha.value), [act.outDim]);
-    return g.op('PRelu', [x, a], { hint: `${act.name}.out` });
-  }
-  if (act instanceof Dice) {
-    // Eval mode: the moving averages. inv is computed in float64 as Dice.forward does, then rounded once.
-    const C = act.outDim;
-    const alpha = f32(act.alpha.value);
-    const inv = new Float32Array(C);
-    const oneMinus = new Float32Array(C);
-    for (let c = 0; c < C; c++) {
-      inv[c] = 1 / Math.sqrt(act.movingVar[c] + act.epsilon);
-      oneMinus[c] = 1 - act.alpha.value[c];
+/** An eval-mode activation of C channels, named `name` (its initializers are `<name>.alpha` …). */
+function activation(g: GraphBuilder, x: string, act: EvalActivation, name: string, C: number): string {
+  switch (act.kind) {
+    case 'none':
+      return x;
+    case 'prelu':
+      return g.op('PRelu', [x, g.f32(`${name}.alpha`, act.alpha, [C])], { hint: `${name}.out` });
+    case 'sigmoid':
+      return g.op('Sigmoid', [x], { hint: `${name}.out` });
+    case 'dice': {
+      // The moving averages; 1/sqrt(var + ε) as the layer computes it (float64), then rounded once.
+      const oneMinus = new Float32Array(C);
+      for (let c = 0; c < C; c++) oneMinus[c] = 1 - act.alpha[c];
+      const mean = g.f32(`${name}.mean`, act.mean, [C]);
+      const invT = g.f32(`${name}.inv_std`, act.invStd, [C]);
+      const aT = g.f32(`${name}.alpha`, act.alpha, [C]);
+      const bT = g.f32(`${name}.one_minus_alpha`, oneMinus, [C]);
+      const z = g.op('Mul', [g.op('Sub', [x, mean], { hint: `${name}.centered` }), invT], { hint: `${name}.z` });
+      const p = g.op('Sigmoid', [z], { hint: `${name}.p` });
+      const gate = g.op('Add', [g.op('Mul', [p, bT], { hint: `${name}.p1a` }), aT], { hint: `${name}.gate` });
+      return g.op('Mul', [x, gate], { hint: `${name}.out` });
     }
-    const mean = g.f32(`${act.name}.mean`, f32(act.movingMean), [C]);
-    const invT = g.f32(`${act.name}.inv_std`, inv, [C]);
-    const aT = g.f32(act.alpha.name, alpha, [C]);
-    const bT = g.f32(`${act.name}.one_minus_alpha`, oneMinus, [C]);
-    const z = g.op('Mul', [g.op('Sub', [x, mean], { hint: `${act.name}.centered` }), invT], { hint: `${act.name}.z` });
-    const p = g.op('Sigmoid', [z], { hint: `${act.name}.p` });
-    const gate = g.op('Add', [g.op('Mul', [p, bT], { hint: `${act.name}.p1a` }), aT], { hint: `${act.name}.gate` });
-    return g.op('Mul', [x, gate], { hint: `${act.name}.out` });
   }
-  if (act instanceof Sigmoid) return g.op('Sigmoid', [x], { hint: `${act.name}.out` });
-  throw new Error(`onnx export: activation layer ${(act as { name?: string }).name ?? '?'} is not supported`);
 }
 
-/** An Mlp (hidden layers with activations, then the linear output of width 1). */
-function mlp(g: GraphBuilder, x: string, m: Mlp): string {
+/** A dense stack of the plan (hidden layers with their activations, then the linear output of width 1). */
+function mlp(g: GraphBuilder, x: string, layers: readonly DenseEval[]): string {
   let h = x;
-  for (let i = 0; i < m.acts.length; i++) h = activation(g, linear(g, h, m.linears[i]), m.acts[i]);
-  return linear(g, h, m.linears[m.acts.length]);
+  for (const l of layers) h = activation(g, linear(g, h, l), l.act, l.actName ?? l.name, l.outDim);
+  return h;
 }
 
 /** ONNX-safe input name of a sample field: `<user|ctx>_<name>` with other characters replaced by `_`. */
@@ -266,34 +260,34 @@ export function sampleFieldInputName(group: 'user' | 'context', name: string): s
  */
 export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): OnnxExport {
   const kind = model.config.model;
-  const isDin = kind === 'din' && model instanceof DinModel;
-  const isBase = kind === 'base' && model instanceof BaseModel;
-  if (!isDin && !isBase) {
+  if (!(model instanceof InterestModel) || (kind !== 'base' && kind !== 'din')) {
     throw new Error(`onnx export: model kind "${kind}" is not supported (supported: ${ONNX_EXPORT_KINDS.join(', ')})`);
   }
-  const m = model as BaseModel | DinModel;
-  const cfg = model.config;
-  const enc = m.encoder;
-  const D = enc.D;
-  const numItems = enc.catalog.numItems;
+  const plan = model.inferencePlan();
+  const items = plan.items;
+  const D = plan.D;
+  const catalog = items.catalog;
+  const numItems = catalog.numItems;
   const g = new GraphBuilder();
 
   // ---- constants: the per-item encodings (+ a zero padding row reached by index −1) and biases
   const rows = numItems + 1;
   const table = new Float32Array(rows * D);
-  const bias = cfg.itemBias ? new Float32Array(rows) : null;
-  const lookup = enc.lookup();
+  const biasTable = items.bias ? items.bias.value : null;
+  const bias = biasTable ? new Float32Array(rows) : null;
+  const F = items.fields.length;
+  const fieldValues = (catalog.itemFields ?? []).map((f) => f.values);
   const chunk = Math.max(1, opts.chunk ?? 4096);
-  const ids = new Int32Array(Math.min(chunk, Math.max(1, numItems)));
+  const goodsRow = new Int32Array(Math.min(chunk, Math.max(1, numItems)));
+  const fieldIds = new Int32Array(goodsRow.length * F);
   for (let s = 0; s < numItems; s += chunk) {
     const n = Math.min(chunk, numItems - s);
-    for (let i = 0; i < n; i++) ids[i] = s + i;
-    const e = lookup.forward(ids, n);
-    for (let i = 0; i < n * D; i++) table[s * D + i] = e[i];
-    if (bias) {
-      const bv = lookup.forwardBias();
-      for (let i = 0; i < n; i++) bias[s + i] = bv[i];
+    for (let i = 0; i < n; i++) {
+      goodsRow[i] = items.goodsMap ? items.goodsMap[s + i] : s + i;
+      for (let f = 0; f < F; f++) fieldIds[i * F + f] = fieldValues[f][s + i];
     }
+    encodeItemsEval(items, n, goodsRow, catalog.attrOffsets.subarray(s), catalog.attrValues, fieldIds, table, s * D);
+    if (bias) for (let i = 0; i < n; i++) bias[s + i] = goodsRow[i] >= 0 ? biasTable![goodsRow[i]] : 0;
   }
   const itemTable = g.f32('item_table', table, [rows, D]);
   const itemBias = bias ? g.f32('item_bias', bias, [rows]) : null;
@@ -304,7 +298,7 @@ export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): OnnxExpo
     { name: 'hist', dtype: 'int64', shape: ['batch', 'history'], doc: 'behaviour item ids, oldest first, -1 padded' },
     { name: 'lengths', dtype: 'int64', shape: ['batch'], doc: 'valid behaviours per row (positions >= length are padding)' },
   ];
-  const sf = m.sampleFields;
+  const sf = plan.sampleFields;
   const fieldInputs: string[] = [];
   for (const f of sf?.fields ?? []) {
     const name = sampleFieldInputName(f.group, f.name);
@@ -328,36 +322,25 @@ export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): OnnxExpo
 
   // ---- behaviour weights w [B, T]
   let w: string;
-  if (isDin) {
-    const att = (m as DinModel).att;
+  const att = plan.attention;
+  if (att !== null) {
     const first = att.first;
-    const H = first.outDim;
-    const W = first.weight.value;
-    // Factorized first layer, the same folding (in float32) as AttentionUnit.forward.
-    const wq = new Float32Array(D * H);
-    const wkp = new Float32Array(2 * D * H);
-    for (let d = 0; d < D; d++) {
-      for (let h = 0; h < H; h++) {
-        const w3 = W[(2 * D + d) * H + h];
-        wq[d * H + h] = W[d * H + h] + w3;
-        wkp[d * H + h] = W[(D + d) * H + h] - w3;
-        wkp[(D + d) * H + h] = W[(3 * D + d) * H + h];
-      }
-    }
-    const wqT = g.f32(`${first.name}.weight_q`, wq, [D, H]);
-    const wkpT = g.f32(`${first.name}.weight_k_qk`, wkp, [2 * D, H]);
-    const b0 = g.f32(first.bias.name, f32(first.bias.value), [H]);
+    const H = att.H;
+    // The unit's own folding (its eval form), in float32.
+    const wqT = g.f32(`${first.name}.weight_q`, f32(first.Wq), [D, H]);
+    const wkpT = g.f32(`${first.name}.weight_k_qk`, f32(first.Wkp), [2 * D, H]);
+    const b0 = g.f32(`${first.name}.bias`, f32(first.b), [H]);
     const P = g.op('Add', [g.op('MatMul', [q, wqT], { hint: 'att.q_part' }), b0], { hint: 'att.q_part_b' }); // [B, H]
     const qk = g.op('Mul', [K, g.unsqueeze(q, [1], 'q_row')], { hint: 'att.q_times_k' }); // [B, T, D]
     const x2 = g.op('Concat', [K, qk], { hint: 'att.x2', attrs: [attrInt('axis', 2)] }); // [B, T, 2D]
     let y = g.op('Add', [g.op('MatMul', [x2, wkpT], { hint: 'att.k_part' }), g.unsqueeze(P, [1], 'att.q_part_row')], { hint: 'att.0.out' });
-    if (att.act0 && att.rest) y = mlp(g, activation(g, y, att.act0), att.rest);
+    y = mlp(g, activation(g, y, first.act, first.actName ?? first.name, H), att.rest);
     const s = g.squeeze(y, [2], 'att.score'); // [B, T]
     const zero = g.constF32(0);
-    if (att.opts.norm === 'none') {
+    if (att.norm === 'none') {
       w = g.op('Where', [mask, s, zero], { hint: 'att.weights' });
     } else {
-      const sc = g.op('Mul', [s, g.constF32(1 / Math.sqrt(D))], { hint: 'att.scaled' });
+      const sc = g.op('Mul', [s, g.constF32(att.scale)], { hint: 'att.scaled' });
       const masked = g.op('Where', [mask, sc, g.constF32(-3.0e38)], { hint: 'att.scaled_masked' });
       const mx = g.op('ReduceMax', [masked], { hint: 'att.max', attrs: [attrInts('axes', [1]), attrInt('keepdims', 1)] });
       const ex = g.op('Exp', [g.op('Sub', [sc, mx], { hint: 'att.shifted' })], { hint: 'att.exp' });
@@ -366,7 +349,7 @@ export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): OnnxExpo
       const sum = g.op('ReduceSum', [e, g.constI64([1])], { hint: 'att.sum', attrs: [attrInt('keepdims', 1)] });
       w = g.op('Div', [e, g.op('Max', [sum, g.constF32(1e-30)], { hint: 'att.sum_safe' })], { hint: 'att.weights' });
     }
-  } else if (cfg.pooling === 'avg') {
+  } else if (plan.pooling === 'avg') {
     const count = g.op('ReduceSum', [maskF, g.constI64([1])], { hint: 'hist_count', attrs: [attrInt('keepdims', 1)] });
     w = g.op('Div', [maskF, g.op('Max', [count, g.constF32(1)], { hint: 'hist_count_safe' })], { hint: 'pool_weights' });
   } else {
@@ -377,15 +360,15 @@ export function exportOnnx(model: Model, opts: OnnxExportOptions = {}): OnnxExpo
 
   // ---- MLP input and output
   const parts = [u, q];
-  if (cfg.mlpInput === 'concat-product') parts.push(g.op('Mul', [u, q], { hint: 'u_times_q' }));
+  if (plan.mlpInput === 'concat-product') parts.push(g.op('Mul', [u, q], { hint: 'u_times_q' }));
   if (sf) {
     sf.tables.forEach((t, k) => {
-      const tab = g.f32(t.param.name, f32(t.param.value), t.param.shape);
-      parts.push(g.op('Gather', [tab, fieldInputs[k]], { hint: `${t.param.name}.emb`, attrs: [attrInt('axis', 0)] }));
+      const tab = g.f32(t.name, f32(t.value), [t.rows, t.dim]);
+      parts.push(g.op('Gather', [tab, fieldInputs[k]], { hint: `${t.name}.emb`, attrs: [attrInt('axis', 0)] }));
     });
   }
   const x = g.op('Concat', parts, { hint: 'mlp_input', attrs: [attrInt('axis', 1)] });
-  const y = g.squeeze(mlp(g, x, m.mlp), [1], 'mlp_logit');
+  const y = g.squeeze(mlp(g, x, plan.mlp), [1], 'mlp_logit');
   let logit: string;
   if (itemBias) {
     const bv = g.op('Gather', [itemBias, candIds], { hint: 'item_bias_value', attrs: [attrInt('axis', 0)] });

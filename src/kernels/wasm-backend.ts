@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, DiceStats, EvalActivation, Float, PreparedActivation } from '../nn/backend.js';
-import { prepare } from '../nn/js-backend.js';
+import { prepareEvalActivation, type Backend, type DiceStats, type EvalActivation, type Float, type PreparedActivation } from './backend.js';
 import { Arena, type ArenaStats } from './arena.js';
 
 /**
@@ -432,34 +431,40 @@ export class WasmBackend implements Backend {
     return s.data.byteOffset;
   }
 
-  /** Pointer of a float operand, after checking it is a Float32Array view of this arena with >= `need` elements. */
   prepareActivation(a: EvalActivation, C: number): PreparedActivation {
-    return prepare(this, a, C);
+    return prepareEvalActivation(this, a, C);
   }
 
-  evalActivationGrid(act: PreparedActivation, x: Float, xRow0: number, nA: number, nB: number, A: Float, aOff: number, sA: number,
-    B: Float, bOff: number, sB: number): void {
-    if (nA <= 0 || nB <= 0) return;
+  evalActivationGrid(act: PreparedActivation, x: Float, xRow0: number, nA: number, nB: number, A: Float, aOff: number,
+    sA: number, B: Float, bOff: number, sB: number): void {
     const op = 'evalActivationGrid';
     const C = act.C;
-    dim(op, 'C', C);
-    const at = (name: string, a: Float, off: number, need: number) => this.f(op, name, a, off + need) + 4 * off;
-    this.k.evalActivationGrid(ACT_KIND[act.kind], at('x', x, xRow0 * C, nA * nB * C), nA, nB, C,
-      at('A', A, aOff, (nA - 1) * sA + C), sA, at('B', B, bOff, (nB - 1) * sB + C), sB,
-      act.kind === 'dice' ? this.f(op, 'mean', act.mean, C) : act.kind === 'prelu' ? this.f(op, 'alpha', act.alpha, C) : 0,
-      act.kind === 'dice' ? this.f(op, 'invStd', act.invStd, C) : 0,
-      act.kind === 'dice' ? this.f(op, 'alpha', act.alpha, C) : 0,
-      act.kind === 'dice' ? this.f(op, 'oneMinusAlpha', act.oneMinusAlpha, C) : 0);
+    dim(op, 'C', C); dim(op, 'nA', nA); dim(op, 'nB', nB); dim(op, 'xRow0', xRow0);
+    dim(op, 'aOff', aOff); dim(op, 'sA', sA); dim(op, 'bOff', bOff); dim(op, 'sB', sB);
+    if (nA === 0 || nB === 0 || C === 0) return;
+    const px = this.f(op, 'x', x, (xRow0 + nA * nB) * C) + 4 * xRow0 * C;
+    const pa = this.f(op, 'A', A, aOff + (nA - 1) * sA + C) + 4 * aOff;
+    const pb = this.f(op, 'B', B, bOff + (nB - 1) * sB + C) + 4 * bOff;
+    const k = act.kind;
+    const dice = k === 'dice';
+    this.k.evalActivationGrid(ACT_KIND[k], px, nA, nB, C, pa, sA, pb, sB,
+      dice ? this.f(op, 'mean', act.mean, C) : k === 'prelu' ? this.f(op, 'alpha', act.alpha, C) : 0,
+      dice ? this.f(op, 'invStd', act.invStd, C) : 0,
+      dice ? this.f(op, 'alpha', act.alpha, C) : 0,
+      dice ? this.f(op, 'oneMinusAlpha', act.oneMinusAlpha, C) : 0);
   }
 
-  pairProducts(out: Float, outRow0: number, Q: Float, qRow0: number, nA: number, K: Float, kRow0: number, nB: number, D: number): void {
-    if (nA <= 0 || nB <= 0) return;
+  pairProducts(out: Float, outRow0: number, Q: Float, qRow0: number, nA: number, K: Float, kRow0: number, nB: number,
+    D: number): void {
     const op = 'pairProducts';
-    dim(op, 'D', D);
-    const at = (name: string, a: Float, row: number, rows: number) => this.f(op, name, a, (row + rows) * D) + 4 * row * D;
-    this.k.pairProducts(at('out', out, outRow0, nA * nB), at('Q', Q, qRow0, nA), nA, at('K', K, kRow0, nB), nB, D);
+    dim(op, 'D', D); dim(op, 'nA', nA); dim(op, 'nB', nB); dim(op, 'outRow0', outRow0); dim(op, 'qRow0', qRow0);
+    dim(op, 'kRow0', kRow0);
+    if (nA === 0 || nB === 0 || D === 0) return;
+    this.k.pairProducts(this.f(op, 'out', out, (outRow0 + nA * nB) * D) + 4 * outRow0 * D, this.f(op, 'Q', Q, (qRow0 + nA) * D) + 4 * qRow0 * D,
+      nA, this.f(op, 'K', K, (kRow0 + nB) * D) + 4 * kRow0 * D, nB, D);
   }
 
+  /** Pointer of a float operand, after checking it is a Float32Array view of this arena with >= `need` elements. */
   private f(op: string, name: string, a: Float, need: number): number {
     if (a.buffer !== this.buffer || !(a instanceof Float32Array)) throw foreign(op, name, a);
     if (a.length < need) throw new RangeError(`${op}: ${name} has ${a.length} elements, needs ${need}`);

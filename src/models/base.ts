@@ -1,4 +1,4 @@
-import type { Float } from '../nn/backend.js';
+import type { Float } from '../kernels/backend.js';
 import type { Param } from '../nn/param.js';
 import type { Mode, ModelConfig, ModelContext } from './model.js';
 import { MaskedPooling } from '../nn/pooling.js';
@@ -24,6 +24,10 @@ export class BaseModel extends InterestModel {
 
   protected userParams(): Param[] {
     return [];
+  }
+
+  protected userVectorEval(): null {
+    return null;
   }
 
   protected userBuffers(): Record<string, Float> {

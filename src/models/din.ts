@@ -1,9 +1,11 @@
-import type { Float } from '../nn/backend.js';
+import type { Float } from '../kernels/backend.js';
 import type { Param } from '../nn/param.js';
 import type { AttentionWeights, Mode, ModelConfig, ModelContext } from './model.js';
 import { AttentionUnit } from '../nn/attention.js';
 import { Rng } from '../util/rng.js';
 import { InterestModel } from './interest-model.js';
+import type { AttentionEval } from '../nn/eval-form.js';
+import type { BatchGroup } from '../nn/batch-group.js';
 
 /** Deep Interest Network: the user vector is the candidate-aware weighted sum of the history (local activation unit). */
 export class DinModel extends InterestModel {
@@ -26,6 +28,14 @@ export class DinModel extends InterestModel {
 
   protected userParams(): Param[] {
     return this.att.params();
+  }
+
+  protected override userBatchGroup(group: BatchGroup | null): void {
+    this.att.setBatchGroup(group);
+  }
+
+  protected userVectorEval(): AttentionEval {
+    return this.att.evalForm();
   }
 
   protected userBuffers(): Record<string, Float> {

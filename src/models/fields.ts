@@ -1,4 +1,4 @@
-import type { Backend, Float } from '../nn/backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { ModelConfig } from './model.js';
 import { FloatBuf } from '../nn/workspace.js';
 

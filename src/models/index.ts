@@ -14,25 +14,16 @@ export { PnnModel } from './pnn.js';
 export { DeepFmModel } from './deepfm.js';
 export * from './model.js';
 
-const contexts = new WeakMap<Model, ModelContext>();
-
-/** The context a model was made with (by {@link createModel}): what a replica of it needs besides its weights. */
-export function modelContext(model: Model): ModelContext | undefined {
-  return contexts.get(model);
-}
-
 /**
  * Builds an untrained model of kind `config.model` on `ctx.backend`, with weights initialized from `ctx.seed`. Use it
- * rather than the model classes: it records the context, which data-parallel training needs to replicate the model.
+ * rather than the model classes (it checks that the kind can keep its tables in a row store when asked to).
  * Throws on an unknown kind or an invalid config (the message names the field).
  */
 export function createModel(config: ModelConfig, ctx: ModelContext): Model {
   if (ctx.externalTables && !EXTERNAL_TABLE_MODELS.includes(config.model)) {
     throw new Error(`model "${config.model}" cannot keep its tables in a row store (supported: ${EXTERNAL_TABLE_MODELS.join(', ')})`);
   }
-  const model = makeModel(config, ctx);
-  contexts.set(model, ctx);
-  return model;
+  return makeModel(config, ctx);
 }
 
 function makeModel(config: ModelConfig, ctx: ModelContext): Model {

@@ -1,6 +1,6 @@
-import type { Backend, Float } from '../nn/backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from '../nn/param.js';
-import type { Batch } from '../data/types.js';
+import type { Batch } from '../core/types.js';
 import { MAX_WIDE_BUCKETS, type AttentionWeights, type Mode, type Model, type ModelConfig, type ModelContext } from './model.js';
 import { ItemEncoder, type ItemLookup } from '../nn/item-encoder.js';
 import { SampleFieldEmbedding } from '../nn/sample-fields.js';
@@ -8,6 +8,9 @@ import { Mlp } from '../nn/mlp.js';
 import { zeroDenseGrads } from '../nn/layer.js';
 import { FloatBuf } from '../nn/workspace.js';
 import { Rng } from '../util/rng.js';
+import type { AttentionEval } from '../nn/eval-form.js';
+import type { InferencePlan } from './inference-plan.js';
+import type { BatchGroup } from '../nn/batch-group.js';
 
 /** What a subclass adds to the skeleton, fixed at construction (the MLP's input width depends on it). */
 export interface InterestModelOptions {
@@ -54,7 +57,8 @@ export abstract class InterestModel implements Model {
   private lastMode: Mode = 'eval';
   private hasExtraLogit = false;
 
-  constructor(readonly config: ModelConfig, ctx: ModelContext, opts: InterestModelOptions = {}) {
+  constructor(readonly config: ModelConfig, readonly context: ModelContext, opts: InterestModelOptions = {}) {
+    const ctx = context;
     validateConfig(config);
     const E = opts.extraInputDim ?? 0;
     if (!Number.isInteger(E) || E < 0) throw new Error(`${config.model}: extra MLP input width must be a non-negative integer, got ${E}`);
@@ -87,6 +91,10 @@ export abstract class InterestModel implements Model {
   /** Accumulates into dq [B, D] and dK [B·T, D]. */
   protected abstract userBackward(du: Float, dq: Float, dK: Float): void;
   protected abstract userParams(): Param[];
+  /** Hands the data-parallel group to the user vector's layers (DIN's attention unit); nothing to do for pooling. */
+  protected userBatchGroup(_group: BatchGroup | null): void {}
+  /** Eval form of the user vector for {@link inferencePlan}: DIN's attention unit, null for pooling. */
+  protected abstract userVectorEval(): AttentionEval | null;
   protected abstract userBuffers(): Record<string, Float>;
 
   /**
@@ -237,6 +245,41 @@ export abstract class InterestModel implements Model {
 
   attention(): AttentionWeights | null {
     return null;
+  }
+
+  /** See `Model.setBatchGroup`: the MLP's and the user vector's Dice layers. */
+  setBatchGroup(group: BatchGroup | null): void {
+    this.mlp.setBatchGroup(group);
+    this.userBatchGroup(group);
+  }
+
+  /**
+   * The model's inference plan (src/models/inference-plan.ts): its eval forward as data, read by the serving engine,
+   * the ONNX export and the report. Base and DIN only: a subclass with extra MLP features or logit terms (PNN,
+   * DeepFM, Wide&Deep) has none and throws, as does a model whose tables live in a row store. The arrays are views of
+   * the current parameters (and of arrays the layers own): take a new plan after training further.
+   */
+  inferencePlan(): InferencePlan {
+    const kind = this.config.model;
+    if (kind !== 'base' && kind !== 'din') {
+      throw new Error(`inference plan: model "${kind}" is not base or din (its extra features have no plan)`);
+    }
+    const mlp = this.mlp.evalForm();
+    const want = 2 * this.D + this.P + this.S;
+    if (this.E !== 0 || mlp[0].inDim !== want) {
+      throw new Error(`inference plan: the MLP input is ${mlp[0].inDim} wide, expected ${want} (extra features have no plan)`);
+    }
+    return {
+      model: kind,
+      backend: this.backend,
+      D: this.D,
+      items: this.encoder.evalForm(),
+      sampleFields: this.sampleFields ? this.sampleFields.evalForm() : null,
+      pooling: this.config.pooling,
+      attention: this.userVectorEval(),
+      mlpInput: this.config.mlpInput ?? 'concat',
+      mlp,
+    };
   }
 }
 

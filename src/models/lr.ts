@@ -1,6 +1,6 @@
-import type { Backend, Float } from '../nn/backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from '../nn/param.js';
-import type { Batch } from '../data/types.js';
+import type { Batch } from '../core/types.js';
 import type { AttentionWeights, Mode, Model, ModelConfig, ModelContext } from './model.js';
 import { FirstOrderTerms } from '../nn/first-order.js';
 import { zeroDenseGrads } from '../nn/layer.js';
@@ -18,7 +18,8 @@ export class LrModel implements Model {
   private readonly logits: FloatBuf;
   private lastMode: Mode = 'eval';
 
-  constructor(readonly config: ModelConfig, ctx: ModelContext) {
+  constructor(readonly config: ModelConfig, readonly context: ModelContext) {
+    const ctx = context;
     validateConfig(config);
     this.backend = ctx.backend;
     this.terms = new FirstOrderTerms(ctx.backend, 'lr', ctx.catalog, ctx.sampleFields);

@@ -1,14 +1,11 @@
-import type { Backend, Float } from '../nn/backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
+import type { Mode } from '../nn/layer.js';
+import type { BatchGroup } from '../nn/batch-group.js';
 import type { Param } from '../nn/param.js';
-import type { Batch, ItemCatalog } from '../data/types.js';
-import type { SampleField } from '../data/fields.js';
+import type { Batch, ItemCatalog } from '../core/types.js';
+import type { SampleField } from '../core/fields.js';
 
-/**
- * How a forward pass runs. `'train'`: Dice normalizes with the batch's own mean and variance and updates its moving
- * averages, and the pass can be followed by `backward`. `'eval'`: Dice uses the moving averages and no state changes,
- * so a sample's output does not depend on the rest of its batch (evaluation, prediction, serving).
- */
-export type Mode = 'train' | 'eval';
+export type { Mode };
 /** Activation of the MLP hidden layers: PReLU, or Dice (paper eq. 8–9: PReLU with a data-adaptive rectifier point). */
 export type Activation = 'prelu' | 'dice';
 /** Activation of the local activation unit's hidden layers: those of {@link Activation}, or a plain sigmoid. */
@@ -112,6 +109,18 @@ export interface Model {
   zeroGrad(): void;
   /** Attention weights of the last forward (DIN), null for models without attention. */
   attention(): AttentionWeights | null;
+  /**
+   * The context the model was made with (every built-in model keeps it): what a replica of it needs besides its
+   * weights (data-parallel training builds one per worker thread).
+   */
+  readonly context?: ModelContext;
+  /**
+   * Data-parallel training: the group of workers the training batches are split over, handed to the layers whose
+   * train-mode output depends on the whole batch (Dice); null: each batch is whole. Absent on models without such
+   * layers.
+   * @internal
+   */
+  setBatchGroup?(group: BatchGroup | null): void;
 }
 
 /** Everything a model factory needs. */

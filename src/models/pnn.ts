@@ -1,4 +1,4 @@
-import type { Float } from '../nn/backend.js';
+import type { Float } from '../kernels/backend.js';
 import type { Mode, ModelConfig, ModelContext } from './model.js';
 import { InnerProduct } from '../nn/product.js';
 import { BaseModel } from './base.js';

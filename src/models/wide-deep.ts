@@ -1,6 +1,6 @@
-import type { Float } from '../nn/backend.js';
+import type { Float } from '../kernels/backend.js';
 import type { Param } from '../nn/param.js';
-import type { Batch } from '../data/types.js';
+import type { Batch } from '../core/types.js';
 import { DEFAULT_WIDE_BUCKETS, type Mode, type ModelConfig, type ModelContext } from './model.js';
 import { FirstOrderTerms } from '../nn/first-order.js';
 import { HashedCross } from '../nn/cross.js';

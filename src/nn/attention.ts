@@ -1,11 +1,12 @@
-import type { Backend, Float } from './backend.js';
-import type { Layer, Mode } from './layer.js';
+import type { Backend, Float } from '../kernels/backend.js';
+import type { ActivationLayer, Mode } from './layer.js';
+import type { AttentionEval } from './eval-form.js';
 import type { Param } from './param.js';
 import type { Rng } from '../util/rng.js';
 import { Linear } from './linear.js';
 import { createActivation, Mlp, type ActivationKind } from './mlp.js';
 import { FloatBuf, IntBuf } from './workspace.js';
-import { batchGroupOf } from './batch-group.js';
+import type { BatchGroup } from './batch-group.js';
 
 export type AttentionNorm = 'none' | 'softmax';
 
@@ -33,7 +34,7 @@ export interface AttentionOptions {
 export class AttentionUnit {
   /** att.0: 4D → hidden[0] (→ 1 when there are no hidden layers). */
   readonly first: Linear;
-  readonly act0: Layer | null;
+  readonly act0: ActivationLayer | null;
   /** att.1 … → 1, null when there are no hidden layers. */
   readonly rest: Mlp | null;
   private readonly H: number;
@@ -59,6 +60,8 @@ export class AttentionUnit {
   private T = 0;
   private N = 0;
   private mode: Mode = 'train';
+  /** The data-parallel group of the batches (null: each batch is whole); see {@link AttentionUnit.setBatchGroup}. */
+  private batchGroup: BatchGroup | null = null;
 
   constructor(private readonly backend: Backend, readonly name: string, readonly D: number,
     readonly opts: AttentionOptions, rng: Rng) {
@@ -116,20 +119,11 @@ export class AttentionUnit {
       u.fill(0);
       // Data-parallel training: layers that sum batch statistics over the group (Dice) must run on every worker,
       // so a worker whose slice has no behaviours runs them on zero rows.
-      if (mode === 'train' && this.act0 && this.rest && batchGroupOf(be)) this.rest.forward(this.act0.forward(this.y.ensure(0), 0, mode), 0, mode);
+      if (mode === 'train' && this.act0 && this.rest && this.batchGroup) this.rest.forward(this.act0.forward(this.y.ensure(0), 0, mode), 0, mode);
       return u;
     }
-    // Factorized first layer: Wq = W1 + W3, Wkp = [W2 − W3; W4].
-    const W = this.first.weight.value;
+    this.fold();
     const { wq, wkp } = this;
-    for (let d = 0; d < D; d++) {
-      for (let h = 0; h < H; h++) {
-        const w3 = W[(2 * D + d) * H + h];
-        wq[d * H + h] = W[d * H + h] + w3;
-        wkp[d * H + h] = W[(D + d) * H + h] - w3;
-        wkp[(D + d) * H + h] = W[(3 * D + d) * H + h];
-      }
-    }
     const P = this.p.ensure(B);
     be.gemm(false, false, B, H, D, 1, q, wq, 0, P);
     be.addBias(P, this.first.bias.value, B, H);
@@ -166,7 +160,7 @@ export class AttentionUnit {
     if (K === null || q === null) throw new Error(`${this.name}: backward before forward`);
     const be = this.backend;
     if (N === 0) {
-      if (this.mode === 'train' && this.act0 && this.rest && batchGroupOf(be)) this.act0.backward(this.rest.backward(this.ds.ensure(0)));
+      if (this.mode === 'train' && this.act0 && this.rest && this.batchGroup) this.act0.backward(this.rest.backward(this.ds.ensure(0)));
       return;
     }
     const { D, H } = this;
@@ -215,6 +209,54 @@ export class AttentionUnit {
     be.gemm(false, true, N, 2 * D, H, 1, dy, wkp, 0, dx2);
     be.gemm(false, true, B, D, H, 1, dP, wq, 1, dq);
     be.attnPairsBackward(q, K, dx2, rowIdx, rowB, N, B, T, D, dq, dK);
+  }
+
+  /**
+   * Folds the first layer's weight W [4D, H] (row blocks W1..W4 for q, k, q−k, q⊙k) into wq = W1 + W3 and
+   * wkp = [W2 − W3; W4]: the one place the folding is written (training, serving and the ONNX export all use it).
+   */
+  private fold(): void {
+    const { D, H, wq, wkp } = this;
+    const W = this.first.weight.value;
+    for (let d = 0; d < D; d++) {
+      for (let h = 0; h < H; h++) {
+        const w3 = W[(2 * D + d) * H + h];
+        wq[d * H + h] = W[d * H + h] + w3;
+        wkp[d * H + h] = W[(D + d) * H + h] - w3;
+        wkp[(D + d) * H + h] = W[(3 * D + d) * H + h];
+      }
+    }
+  }
+
+  /**
+   * Eval form (src/nn/eval-form.ts): the first layer folded from the current weights into arrays the unit owns (the
+   * ones its forward folds into, so the form follows the weights only until they change: take a new one then), the
+   * rest of the unit's MLP, the normalization and its scale.
+   */
+  evalForm(): AttentionEval {
+    const { D, H } = this;
+    this.fold();
+    const act0 = this.act0;
+    return {
+      D, H,
+      first: {
+        name: this.first.name, Wq: this.wq, Wk: this.wkp.subarray(0, D * H) as Float, Wp: this.wkp.subarray(D * H, 2 * D * H) as Float,
+        Wkp: this.wkp, b: this.first.bias.value, act: act0 ? act0.evalActivation() : { kind: 'none' }, actName: act0 ? act0.name : null,
+      },
+      rest: this.rest ? this.rest.evalForm() : [],
+      norm: this.opts.norm,
+      scale: this.scale,
+    };
+  }
+
+  /**
+   * Data-parallel training: the group this unit's batches are split over (its Dice layers sum their statistics over
+   * it, and a worker whose slice has no behaviours still runs them on zero rows); null: each batch is whole.
+   */
+  setBatchGroup(group: BatchGroup | null): void {
+    this.batchGroup = group;
+    this.act0?.setBatchGroup?.(group);
+    this.rest?.setBatchGroup(group);
   }
 
   /** Weights of the last forward, w[b·T + t] (0 at padded positions). Valid until the next forward. */

@@ -1,10 +1,10 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from './param.js';
 import type { CatalogAttrs } from './item-encoder.js';
 import { WeightBag } from './weight-bag.js';
 import { FloatBuf } from './workspace.js';
-import { goodsRowsOf } from '../data/goods-filter.js';
-import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
+import { goodsRowsOf } from '../core/goods-rows.js';
+import { countPerSample, forEachBehaviour } from '../core/occurrence.js';
 
 /** Hash seeds of the two cross kinds: fixed constants, so a checkpoint's buckets never depend on the run's seed. */
 export const CROSS_SEED_GOODS = 0x9747b28c;

@@ -1,8 +1,8 @@
-import type { Backend, DiceStats, Float } from './backend.js';
-import type { Layer, Mode } from './layer.js';
+import type { Backend, DiceStats, EvalActivation, Float } from '../kernels/backend.js';
+import type { ActivationLayer, Mode } from './layer.js';
 import type { Param } from './param.js';
 import { FloatBuf } from './workspace.js';
-import { batchGroupOf, type BatchGroup } from './batch-group.js';
+import type { BatchGroup } from './batch-group.js';
 
 export interface DiceOptions {
   /** Initial α (the original DIN code starts Dice's α at 0). */
@@ -19,11 +19,11 @@ export interface DiceOptions {
  * Buffers `<name>.mean` (init 0) and `<name>.var` (init 1) are exposed for checkpoints. The loops are the backend's
  * (diceForward/diceBackward: plain TS in JsBackend, SIMD kernels in WasmBackend).
  *
- * In data-parallel training (a {@link BatchGroup} set on the backend) each worker holds a slice of the batch: the
+ * In data-parallel training (a {@link BatchGroup} set with `setBatchGroup`) each worker holds a slice of the batch: the
  * statistics and their gradient terms are then sums over the whole group, so the result is the single-worker one up
  * to the order of the additions.
  */
-export class Dice implements Layer {
+export class Dice implements ActivationLayer {
   readonly alpha: Param;
   readonly inDim: number;
   readonly movingMean: Float;
@@ -39,6 +39,8 @@ export class Dice implements Layer {
   private x: Float | null = null;
   private n = 0;
   private mode: Mode = 'train';
+  /** The data-parallel group of the batches this layer sees (null: each batch is whole). */
+  private batchGroup: BatchGroup | null = null;
   /** Group of the last train-mode forward (its backward sums over the same group), and the batch's row count. */
   private group: BatchGroup | undefined;
   private total = 0;
@@ -76,7 +78,7 @@ export class Dice implements Layer {
     this.x = x;
     this.n = n;
     this.mode = mode;
-    this.group = mode === 'train' ? batchGroupOf(this.backend) : undefined;
+    this.group = mode === 'train' && this.batchGroup !== null ? this.batchGroup : undefined;
     if (this.group) return this.forwardGroup(x, n, this.group, y, p, z);
     if (n === 0) return y;
     this.backend.diceForward(x, n, C, this.alpha.value, this.movingMean, this.movingVar, mode === 'train',
@@ -131,6 +133,21 @@ export class Dice implements Layer {
     this.backend.diceBackward(x, dy, n, this.outDim, this.alpha.value, this.mode === 'train', this.stats,
       this.p.view, this.z.view, dx, this.alpha.grad);
     return dx;
+  }
+
+  /**
+   * Eval form: the moving mean and 1/sqrt(moving variance + ε), computed in float64 from the buffers exactly as the
+   * eval forward (the backends' diceForward with train = false) computes it, and a copy of α.
+   */
+  evalActivation(): EvalActivation {
+    const C = this.outDim;
+    const invStd = new Float64Array(C);
+    for (let c = 0; c < C; c++) invStd[c] = 1 / Math.sqrt(this.movingVar[c] + this.epsilon);
+    return { kind: 'dice', alpha: Float64Array.from(this.alpha.value), mean: Float64Array.from(this.movingMean), invStd };
+  }
+
+  setBatchGroup(group: BatchGroup | null): void {
+    this.batchGroup = group;
   }
 
   params(): Param[] {

@@ -1,8 +1,9 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param, SparseRows } from './param.js';
 import { normalAt, type Rng } from '../util/rng.js';
 import { IntBuf } from './workspace.js';
 import { RowMap } from './row-map.js';
+import type { TableEval } from './eval-form.js';
 
 /** Options of an {@link Embedding}. */
 export interface EmbeddingOptions {
@@ -105,6 +106,14 @@ export class Embedding {
     this.sparse.reserve = (n: number) => {
       if (n > this.cap) this.grow(n);
     };
+  }
+
+  /** Eval form: the whole table (a view of the parameter). An external table holds no table and throws. */
+  evalForm(): TableEval {
+    if (this.external) {
+      throw new Error(`${this.name}: the table lives in a row store, not in the model (load the model from the store first)`);
+    }
+    return { name: this.name, rows: this.rows, dim: this.dim, value: this.param.value };
   }
 
   /** Adds every row not yet in the sparse list, with a zero gradient (O(rows): full-L2 regularization only). */

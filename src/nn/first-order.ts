@@ -1,11 +1,11 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from './param.js';
 import type { CatalogAttrs } from './item-encoder.js';
 import { WeightBag } from './weight-bag.js';
 import { FloatBuf } from './workspace.js';
-import type { SampleField } from '../data/fields.js';
-import { goodsRowsOf } from '../data/goods-filter.js';
-import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
+import type { SampleField } from '../core/fields.js';
+import { goodsRowsOf } from '../core/goods-rows.js';
+import { countPerSample, forEachBehaviour } from '../core/occurrence.js';
 
 /** Calls emit(row) for every row of one table an item looks up (none when the item lacks the feature). */
 type IdsOf = (item: number, emit: (row: number) => void) => void;

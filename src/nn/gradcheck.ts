@@ -1,4 +1,4 @@
-import type { Float } from './backend.js';
+import type { Float } from '../kernels/backend.js';
 import type { Param } from './param.js';
 
 /**

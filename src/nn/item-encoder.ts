@@ -1,12 +1,13 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from './param.js';
-import type { Batch, ItemCatalog } from '../data/types.js';
+import type { Batch, ItemCatalog } from '../core/types.js';
 import type { Rng } from '../util/rng.js';
 import { Embedding } from './embedding.js';
 import { FloatBuf, IntBuf } from './workspace.js';
-import { goodsRowsOf } from '../data/goods-filter.js';
-import { countPerSample, forEachBehaviour } from '../data/occurrence.js';
-import { validateItemField, type ItemField } from '../data/fields.js';
+import type { TableEval } from './eval-form.js';
+import { goodsRowsOf } from '../core/goods-rows.js';
+import { countPerSample, forEachBehaviour } from '../core/occurrence.js';
+import { validateItemField, type ItemField } from '../core/fields.js';
 
 export type CatalogAttrs = Pick<ItemCatalog, 'numItems' | 'numAttrs' | 'attrOffsets' | 'attrValues' | 'goodsRows' | 'numGoodsRows' | 'goodsOov'>
   & { itemFields?: ItemField[] };
@@ -29,6 +30,85 @@ export interface ItemEncoderOptions {
 export interface ItemFieldTable {
   field: ItemField;
   emb: Embedding;
+}
+
+/**
+ * An item encoder in eval mode (see {@link encodeItemsEval}): e = [goods row, mean of the attribute rows, one row per
+ * item field], D = goodsDim + attrDim + F·fieldDim wide.
+ */
+export interface ItemEncoderEval {
+  /** Width of an item's encoding. */
+  readonly D: number;
+  /** Width of the goods part. */
+  readonly goodsDim: number;
+  /** Width of the attribute part (zeros when `attrs` is null). */
+  readonly attrDim: number;
+  /** Width of each item field's part. */
+  readonly fieldDim: number;
+  /** The goods table, indexed by goods row. */
+  readonly goods: TableEval;
+  /** The attribute table (null: no attributes, the attribute part is zeros). */
+  readonly attrs: TableEval | null;
+  /** One table per item field, in catalog order (`catalog.itemFields`). */
+  readonly fields: readonly TableEval[];
+  /** The per-item bias (1 wide, indexed by goods row), or null. */
+  readonly bias: TableEval | null;
+  /** Catalog item → goods row (−1: none); null: the item id is its goods row. */
+  readonly goodsMap: Int32Array | null;
+  /** The catalog the tables were built for (its attribute bags and item-field values). */
+  readonly catalog: CatalogAttrs;
+}
+
+/**
+ * Item encodings in eval mode from an {@link ItemEncoderEval}, for n items described by their goods row (−1: none,
+ * zeros), attribute ids attrIds[attrStart[j] … attrStart[j + 1]) and item-field ids fieldIds[j·F + f] (−1: none):
+ * out[j·D …] = e(item j). Items need not be in the catalog (a request may describe new ones). The attribute mean is
+ * the encoder's arithmetic: the rows summed in order, then scaled by 1/#attrs rounded to the output's precision.
+ */
+export function encodeItemsEval(e: ItemEncoderEval, n: number, goodsRow: ArrayLike<number>, attrStart: ArrayLike<number>,
+  attrIds: ArrayLike<number>, fieldIds: ArrayLike<number>, out: Float, outOffset = 0): void {
+  const { D, goodsDim, attrDim, fieldDim } = e;
+  const G = e.goods.value;
+  const At = e.attrs ? e.attrs.value : null;
+  const F = e.fields.length;
+  const f32 = out instanceof Float32Array;
+  for (let j = 0; j < n; j++) {
+    const o = outOffset + j * D;
+    const g = goodsRow[j];
+    if (g >= 0) {
+      const s = g * goodsDim;
+      for (let d = 0; d < goodsDim; d++) out[o + d] = G[s + d];
+    } else {
+      for (let d = 0; d < goodsDim; d++) out[o + d] = 0;
+    }
+    if (attrDim > 0) {
+      const oa = o + goodsDim;
+      for (let d = 0; d < attrDim; d++) out[oa + d] = 0;
+      const s0 = attrStart[j];
+      const s1 = attrStart[j + 1];
+      if (At !== null && s1 > s0) {
+        for (let k = s0; k < s1; k++) {
+          const r = attrIds[k] * attrDim;
+          for (let d = 0; d < attrDim; d++) out[oa + d] += At[r + d];
+        }
+        if (s1 - s0 > 1) {
+          const inv = f32 ? Math.fround(1 / (s1 - s0)) : 1 / (s1 - s0);
+          for (let d = 0; d < attrDim; d++) out[oa + d] *= inv;
+        }
+      }
+    }
+    let col = o + goodsDim + attrDim;
+    for (let f = 0; f < F; f++, col += fieldDim) {
+      const id = fieldIds[j * F + f];
+      if (id >= 0) {
+        const T = e.fields[f].value;
+        const s = id * fieldDim;
+        for (let d = 0; d < fieldDim; d++) out[col + d] = T[s + d];
+      } else {
+        for (let d = 0; d < fieldDim; d++) out[col + d] = 0;
+      }
+    }
+  }
 }
 
 /**
@@ -164,6 +244,20 @@ export class ItemEncoder {
       this.firstAttr[i] = b > a ? attrValues[a] : -1;
     }
     this.singleAttr = single;
+  }
+
+  /** Eval form: the tables (views of the parameters), the widths and the item → goods-row map. */
+  evalForm(): ItemEncoderEval {
+    const { goodsDim, attrDim } = this.opts;
+    return {
+      D: this.D, goodsDim, attrDim, fieldDim: this.fieldDim,
+      goods: this.goods.evalForm(),
+      attrs: this.attrs ? this.attrs.evalForm() : null,
+      fields: this.fields.map((f) => f.emb.evalForm()),
+      bias: this.bias ? this.bias.evalForm() : null,
+      goodsMap: this.goodsMap,
+      catalog: this.catalog,
+    };
   }
 
   /** A new call site with its own caches. */

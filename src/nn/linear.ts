@@ -1,4 +1,4 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Layer, Mode } from './layer.js';
 import type { Param } from './param.js';
 import type { Rng } from '../util/rng.js';

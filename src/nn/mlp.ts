@@ -1,5 +1,7 @@
-import type { Backend, Float } from './backend.js';
-import type { Layer, Mode } from './layer.js';
+import type { Backend, Float } from '../kernels/backend.js';
+import type { ActivationLayer, Mode } from './layer.js';
+import type { DenseEval } from './eval-form.js';
+import type { BatchGroup } from './batch-group.js';
 import type { Param } from './param.js';
 import type { Rng } from '../util/rng.js';
 import { Linear, type LinearInit } from './linear.js';
@@ -10,7 +12,7 @@ import { Sigmoid } from './sigmoid.js';
 export type ActivationKind = 'prelu' | 'dice' | 'sigmoid';
 
 /** Activation layer `<prefix>.<kind>` (param `….alpha`, Dice buffers `….mean` / `….var`). */
-export function createActivation(backend: Backend, kind: ActivationKind, prefix: string, width: number): Layer {
+export function createActivation(backend: Backend, kind: ActivationKind, prefix: string, width: number): ActivationLayer {
   switch (kind) {
     case 'prelu':
       return new PRelu(backend, `${prefix}.prelu`, width);
@@ -34,7 +36,7 @@ export interface MlpOptions {
  */
 export class Mlp {
   readonly linears: Linear[] = [];
-  readonly acts: Layer[] = [];
+  readonly acts: ActivationLayer[] = [];
   readonly outDim = 1;
 
   constructor(backend: Backend, readonly name: string, readonly inDim: number, readonly hidden: number[],
@@ -71,6 +73,16 @@ export class Mlp {
     return g;
   }
 
+  /** Hands the data-parallel group to the layers that need it (Dice). */
+  setBatchGroup(group: BatchGroup | null): void {
+    for (const a of this.acts) a.setBatchGroup?.(group);
+  }
+
+  /** Eval form: every layer in order, the hidden ones with their activation, the last (→ 1) with none. */
+  evalForm(): DenseEval[] {
+    return this.linears.map((l, i) => denseEval(l, i < this.acts.length ? this.acts[i] : null));
+  }
+
   params(): Param[] {
     const ps: Param[] = [];
     this.linears.forEach((l, i) => {
@@ -83,4 +95,13 @@ export class Mlp {
   buffers(): Record<string, Float> {
     return Object.assign({}, ...this.acts.map((a) => a.buffers())) as Record<string, Float>;
   }
+}
+
+/** Eval form of a linear layer followed by `act` (null: none). W and b are views of its parameters. */
+export function denseEval(l: Linear, act: ActivationLayer | null): DenseEval {
+  if (act !== null && act.outDim !== l.outDim) throw new Error(`${act.name}: ${act.outDim} channels after a ${l.outDim}-wide layer`);
+  return {
+    name: l.name, W: l.weight.value, b: l.bias.value, inDim: l.inDim, outDim: l.outDim,
+    act: act ? act.evalActivation() : { kind: 'none' }, actName: act ? act.name : null,
+  };
 }

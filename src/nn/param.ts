@@ -1,5 +1,5 @@
-import type { Float } from './backend.js';
-import type { Batch, SampleSet } from '../data/types.js';
+import type { Float } from '../kernels/backend.js';
+import type { Batch, SampleSet } from '../core/types.js';
 
 /**
  * A trainable tensor. Dense params have `grad` of the same size as `value`.
@@ -72,7 +72,14 @@ export interface Param {
 /** What a trainer needs of an external table (implemented by `Embedding` with `external: true`). */
 export interface ExternalTable {
   /** Initial value of any row (what a store gives a row never written). */
-  readonly init: { state: number; std: number; zeroRows: readonly number[] };
+  readonly init: {
+    /** The state of the table's generator before its first draw (row r, column c is `std · normalAt(state, r·dim + c)`). */
+    state: number;
+    /** Std of the normal draw (0: every row starts at zero). */
+    std: number;
+    /** Rows that start at zero whatever the draw. */
+    zeroRows: readonly number[];
+  };
   /** Rows in the current working set. */
   readonly workingRows: number;
   /** Table row of each working-set row, in admission order. */

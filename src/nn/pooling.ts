@@ -1,4 +1,4 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import { FloatBuf } from './workspace.js';
 
 export type PoolingKind = 'sum' | 'avg';

@@ -1,11 +1,11 @@
-import type { Backend, Float } from './backend.js';
-import type { Layer, Mode } from './layer.js';
+import type { Backend, EvalActivation, Float } from '../kernels/backend.js';
+import type { ActivationLayer, Mode } from './layer.js';
 import type { Param } from './param.js';
 import { FloatBuf } from './workspace.js';
 
 /** PReLU with a learned slope per channel: y = x (x > 0), αc·x otherwise. α starts at 0.25 (He et al. 2015).
  * The loops are the backend's (preluForward/preluBackward). */
-export class PRelu implements Layer {
+export class PRelu implements ActivationLayer {
   readonly alpha: Param;
   readonly inDim: number;
   private readonly y: FloatBuf;
@@ -35,6 +35,11 @@ export class PRelu implements Layer {
     const dx = this.dx.ensure(n);
     if (n > 0) this.backend.preluBackward(x, this.alpha.value, dy, n, this.outDim, dx, this.alpha.grad);
     return dx;
+  }
+
+  /** Eval form: PReLU with a copy of the current α. */
+  evalActivation(): EvalActivation {
+    return { kind: 'prelu', alpha: Float64Array.from(this.alpha.value) };
   }
 
   params(): Param[] {

@@ -1,10 +1,23 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from './param.js';
-import type { SampleField } from '../data/fields.js';
+import type { SampleField } from '../core/fields.js';
 import type { Rng } from '../util/rng.js';
 import { Embedding } from './embedding.js';
-import { countPerSample } from '../data/occurrence.js';
+import { countPerSample } from '../core/occurrence.js';
 import { FloatBuf, IntBuf } from './workspace.js';
+import type { TableEval } from './eval-form.js';
+
+/** The sample-field block of an MLP input in eval mode: [emb_1(id_1) … emb_F(id_F)], `k` columns per field. */
+export interface SampleFieldsEval {
+  /** The fields, in block order. */
+  readonly fields: readonly SampleField[];
+  /** Width of each field's embedding. */
+  readonly k: number;
+  /** Width of the block, F·k. */
+  readonly width: number;
+  /** One table per field (`user.<name>` / `ctx.<name>`), rows = the field's size. */
+  readonly tables: readonly TableEval[];
+}
 
 /**
  * Embeddings of the per-sample one-hot fields (user profile and context: gender, age, pid, hour …): out [B, F·k] =
@@ -81,6 +94,11 @@ export class SampleFieldEmbedding {
       for (let b = 0; b < B; b++) for (let j = 0; j < k; j++) tmp[b * k + j] = dOut[b * W + f * k + j];
       this.tables[f].backward(this.ids[f].view, B, tmp);
     }
+  }
+
+  /** Eval form: the fields and their tables (views), in the order of the MLP input block. */
+  evalForm(): SampleFieldsEval {
+    return { fields: this.fields, k: this.k, width: this.width, tables: this.tables.map((t) => t.evalForm()) };
   }
 
   params(): Param[] {

@@ -1,4 +1,4 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from './param.js';
 import { Embedding } from './embedding.js';
 import { Rng } from '../util/rng.js';

@@ -1,4 +1,4 @@
-import type { Backend, Float } from './backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 
 /**
  * A backend-owned buffer of `rows × width` values that grows with the batch. Layers hold one per output/scratch

@@ -1,5 +1,5 @@
-import type { Backend, Float } from '../nn/backend.js';
-import { JsBackend } from '../nn/js-backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
+import { JsBackend } from '../kernels/js-backend.js';
 import type { Param } from '../nn/param.js';
 import type { Optimizer } from './optimizer.js';
 

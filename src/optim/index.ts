@@ -1,4 +1,4 @@
-import type { Backend } from '../nn/backend.js';
+import type { Backend } from '../kernels/backend.js';
 import { Adam } from './adam.js';
 import type { Optimizer } from './optimizer.js';
 import { Sgd } from './sgd.js';

@@ -1,4 +1,4 @@
-import type { Backend, Float } from '../nn/backend.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { Param } from '../nn/param.js';
 
 /**

@@ -18,7 +18,7 @@
  * Only parameters with `decay !== false` are penalized (biases, item biases, PReLU/Dice alphas never are). Dense
  * weights get plain L2 `denseL2 · w` under every choice when denseL2 > 0.
  */
-import type { SampleSet } from '../data/types.js';
+import type { SampleSet } from '../core/types.js';
 import type { Param } from '../nn/param.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Float } from '../nn/backend.js';
+import type { Float } from '../kernels/backend.js';
 import type { Param } from '../nn/param.js';
 import type { Optimizer } from './optimizer.js';
 

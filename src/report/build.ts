@@ -11,13 +11,14 @@ import { loadDataset } from '../data/load.js';
 import { isShardDir } from '../data/shards.js';
 import { validationSplit } from '../data/split.js';
 import { movieLensLayout, movieLensSourceFiles, readMovieLensMovies } from '../data/sources/movielens.js';
-import type { Batch, Dataset, ItemCatalog } from '../data/types.js';
-import type { Backend } from '../nn/backend.js';
+import type { Dataset, ItemCatalog } from '../core/types.js';
+import type { Backend } from '../kernels/backend.js';
 import type { Model } from '../models/model.js';
 import { loadCheckpoint, type CheckpointInfo } from '../checkpoint/checkpoint.js';
 import { regDisplay, type CompareResult } from '../train/compare.js';
 import type { RunMetrics } from '../train/run.js';
 import { Rng } from '../util/rng.js';
+import { RankingEngine } from '../serve/engine/engine.js';
 import type { AttentionCandidate, AttentionView, CurveSeries, EmbeddingMap, NamedItem, Note, ReportData, TableRow } from './types.js';
 
 /** Options of {@link renderReport} (`din report`): give `run`, `compare` or both. */
@@ -111,6 +112,8 @@ interface LoadedRun {
   catalog: ItemCatalog;
   data: Dataset;
   maxHistory: number;
+  /** A serving engine on the model, made on first use (scores candidates, attention weights). */
+  engine?: RankingEngine;
 }
 
 /** Loads a run's model and rebuilds its data as the run did (like `din eval`). */
@@ -241,39 +244,13 @@ function pickUser(data: Dataset, key: string | undefined, seed: number): { user:
 
 /**
  * Scores `items` as candidates for one user with one history: predicted CTRs and, for DIN, the attention weight of each
- * behaviour for each candidate.
+ * behaviour for each candidate. Through the serving engine on the run's model (Base and DIN: its inference plan), so
+ * the report shows what serving would answer.
  */
-function scoreCandidates(model: Model, ctx: UserContext, items: number[], chunk = 256): { ctr: number[]; weights: number[][] | null } {
-  const T = Math.max(1, ctx.hist.length);
-  const ctr: number[] = [];
-  const weights: number[][] = [];
-  let hasAttention = true;
-  for (let s = 0; s < items.length; s += chunk) {
-    const part = items.slice(s, s + chunk);
-    const B = part.length;
-    const hist = new Int32Array(B * T).fill(-1);
-    for (let b = 0; b < B; b++) hist.set(ctx.hist, b * T);
-    const batch: Batch = {
-      size: B,
-      T,
-      labels: new Float32Array(B),
-      users: new Int32Array(B).fill(ctx.user),
-      items: Int32Array.from(part),
-      hist,
-      lengths: new Int32Array(B).fill(ctx.hist.length),
-      index: Int32Array.from({ length: B }, (_, b) => s + b),
-      ...(ctx.fields ? { fieldValues: ctx.fields.map((v) => new Int32Array(B).fill(v)) } : {}),
-    };
-    const logits = model.forward(batch, 'eval');
-    for (let b = 0; b < B; b++) ctr.push(1 / (1 + Math.exp(-logits[b])));
-    const att = model.attention();
-    if (att === null) {
-      hasAttention = false;
-      continue;
-    }
-    for (let b = 0; b < B; b++) weights.push(Array.from(att.weights.subarray(b * att.T, b * att.T + ctx.hist.length)));
-  }
-  return { ctr, weights: hasAttention ? weights : null };
+function scoreCandidates(run: LoadedRun, ctx: UserContext, items: number[]): { ctr: number[]; weights: number[][] | null } {
+  run.engine ??= RankingEngine.fromModel(run.model, { catalog: run.catalog, sampleFields: run.info.sampleFields, maxHistory: run.maxHistory });
+  const { ctr, attention } = run.engine.scoreCatalogItems(items, ctx.hist, ctx.fields ?? []);
+  return { ctr, weights: attention };
 }
 
 function attentionView(run: LoadedRun, ctx: UserContext, chosen: string, name: (i: number) => NamedItem, others: number[]): AttentionView | Note {
@@ -285,7 +262,7 @@ function attentionView(run: LoadedRun, ctx: UserContext, chosen: string, name: (
   if (ctx.positive !== null) cands.push({ item: ctx.positive, kind: 'positive' });
   if (ctx.negative !== null && ctx.negative !== ctx.positive) cands.push({ item: ctx.negative, kind: 'negative' });
   for (const o of others) if (!cands.some((c) => c.item === o)) cands.push({ item: o, kind: 'other' });
-  const { ctr, weights } = scoreCandidates(run.model, ctx, cands.map((c) => c.item));
+  const { ctr, weights } = scoreCandidates(run, ctx, cands.map((c) => c.item));
   if (weights === null) return { note: 'The model returned no attention weights.' };
   return {
     user: run.data.userKeys[ctx.user],
@@ -327,7 +304,7 @@ function embeddingMap(run: LoadedRun, ctx: UserContext, freq: Float64Array, name
   const rng = new Rng(opts.seed);
   const umap = new UMAP({ nComponents: 2, nNeighbors, minDist, random: () => rng.next() });
   const Y = umap.fit(X);
-  const { ctr } = scoreCandidates(run.model, ctx, items);
+  const { ctr } = scoreCandidates(run, ctx, items);
   let k = 0;
   return {
     method: `UMAP (${umapVersion()}, nNeighbors ${nNeighbors}, minDist ${minDist}, seed ${opts.seed}) of the ${dim}-d goods embeddings`,

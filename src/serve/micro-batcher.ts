@@ -7,7 +7,7 @@
  *  - The first request of a batch waits at most `batchWaitMs` for others; a batch closes earlier when it reaches
  *    `maxBatch` requests. Requests that queued while the engine was busy have already waited, so they go at once.
  *  - One batch is in the engine at a time (the engine is not re-entrant: it reuses its WASM buffers), or up to the
- *    engine's `capacity` batches for an engine that ranks several at once (the worker-thread pool of ./engine-pool.ts).
+ *    engine's `capacity` batches for an engine that ranks several at once (the worker-thread pool of ./engine/pool.ts).
  *  - At most `queue` requests wait (not counting the batch in the engine); more are refused with
  *    {@link QueueFullError} at once (the HTTP layer answers 503 + Retry-After) instead of letting latency and memory
  *    grow without bound.

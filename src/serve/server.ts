@@ -18,15 +18,15 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ErrorObject } from 'ajv';
-import type { Backend } from '../nn/backend.js';
+import type { Backend } from '../kernels/backend.js';
 import { ServeMetrics } from './metrics.js';
 import { BatcherClosedError, MicroBatcher, QueueFullError, checkBatcherOptions } from './micro-batcher.js';
 import { AJV_OPTIONS, DEFAULT_LIMITS, checkLimits, formatSchemaErrors, rankRequestSchema, type RequestLimits } from './request-schema.js';
 import type { RankRequest, RankResponse } from './types.js';
-import { EnginePool } from './engine-pool.js';
-import type { BackendKind } from '../nn/backends.js';
+import { EnginePool } from './engine/pool.js';
+import type { BackendKind } from '../kernels/backends.js';
 
-/** What the server needs of an engine (RankingEngine of src/serve/engine.ts; test doubles). */
+/** What the server needs of an engine (RankingEngine of src/serve/engine/engine.ts; test doubles). */
 export interface ServedEngine {
   /** Model kind, shown by /healthz and the metrics. */
   readonly modelName: string;
@@ -70,11 +70,11 @@ export interface ServerOptions {
   retryAfterSeconds?: number;
   /** Largest request body in bytes (default 8 MiB: 1000 candidates with item fields fit). */
   bodyLimit?: number;
-  /** Backend for the engine (default: each load creates its own; see src/nn/backends.ts). */
+  /** Backend for the engine (default: each load creates its own; see src/kernels/backends.ts). */
   backend?: () => Backend;
   /**
    * Engine worker threads (default 1: the engine runs in the server's thread). With N > 1 every worker loads the
-   * checkpoint and up to N micro-batches are ranked at once (./engine-pool.ts); `workerBackend` picks their backend.
+   * checkpoint and up to N micro-batches are ranked at once (./engine/pool.ts); `workerBackend` picks their backend.
    */
   workers?: number;
   /** Backend of the worker engines (with `workers` > 1; default 'auto'). `backend` does not apply to them. */
@@ -111,7 +111,7 @@ export interface ReloadResult {
 const DEFAULTS = { batching: true, batchWaitMs: 1, maxBatch: 64, queue: 256, retryAfterSeconds: 1, bodyLimit: 8 * 2 ** 20, workers: 1 };
 
 async function defaultLoader(modelDir: string, limits: RequestLimits, backend?: () => Backend): Promise<ServedEngine> {
-  const { RankingEngine } = await import('./engine.js');
+  const { RankingEngine } = await import('./engine/engine.js');
   return RankingEngine.load(modelDir, { ...limits, ...(backend ? { backend: backend() } : {}) });
 }
 

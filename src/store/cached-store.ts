@@ -127,6 +127,12 @@ export class CachedRowStore implements RowStore {
     return written;
   }
 
+  /** The backing store's traffic counters (when it keeps them), with the rows fetched and held dirty here. */
+  stats(): Record<string, number> | undefined {
+    const inner = (this.backing as { stats?: () => Record<string, number> }).stats?.();
+    return inner ? { ...inner, cacheRowsFetched: this.rowsFetched, cacheDirtyRows: this.dirtyRows } : undefined;
+  }
+
   async close(): Promise<void> {
     await this.backing.close();
   }

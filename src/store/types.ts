@@ -38,6 +38,11 @@ export interface RowStore {
   read(t: number, ids: ArrayLike<number>, n: number, out: Float32Array): Promise<void>;
   /** Writes rows `ids[0..n)` of table `t` from `rows` (the layout of `read`); `step` is recorded with each row. */
   write(t: number, ids: ArrayLike<number>, n: number, rows: Float32Array, step: number): Promise<void>;
+  /**
+   * Writes rows held back in memory to where they persist (a write-back cache; absent on stores that write through);
+   * returns the rows written. A trainer calls it before every checkpoint, so the store's rows are the checkpoint's.
+   */
+  flush?(step: number): Promise<number>;
   /** Releases connections / memory. */
   close(): Promise<void>;
 }
@@ -73,5 +78,10 @@ export interface StoreControl {
   /** Reads a named blob, or null when it was never written. */
   getBlob(key: string): Promise<Uint8Array | null>;
   /** Waits until every master's writes so far reached a replica (or timeoutMs); per master, replicas that acknowledged. */
-  waitReplicas(timeoutMs: number): Promise<Array<{ address: string; replicasAcked: number }>>;
+  waitReplicas(timeoutMs: number): Promise<Array<{
+    /** The master, as `host:port`. */
+    address: string;
+    /** How many of its replicas acknowledged its writes before the timeout (0 when it has none or its WAIT failed). */
+    replicasAcked: number;
+  }>>;
 }

@@ -15,13 +15,11 @@
  * memory and gives up reproducibility. Synchronous slices keep `same seed ⇒ same model` for a given thread count.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { Batch } from '../data/types.js';
-import type { Float } from '../nn/backend.js';
-import { backendSpec, type BackendSpec } from '../nn/backends.js';
-import { setBatchGroup } from '../nn/batch-group.js';
+import type { Batch } from '../core/types.js';
+import type { Float } from '../kernels/backend.js';
+import { backendSpec, type BackendSpec } from '../kernels/backends.js';
 import { sigmoidLogLoss } from '../nn/loss.js';
 import type { Param } from '../nn/param.js';
-import { modelContext } from '../models/index.js';
 import type { Model, ModelConfig, ModelContext } from '../models/model.js';
 import { regularizerFromSpec, type Optimizer, type OptimizerName, type Regularizer, type RegularizerSpec } from '../optim/index.js';
 import { gradSumSquares, scaleToNorm } from '../optim/optimizer.js';
@@ -138,7 +136,7 @@ export class Replica {
     model.zeroGrad();
     let lossSum = 0;
     if (part !== null && part.size > 0) {
-      setBatchGroup(model.backend, group ? this.group : null);
+      model.setBatchGroup?.(group ? this.group : null);
       const logits = model.forward(part, 'train');
       if (this.dLogits.length < part.size) {
         model.backend.free(this.dLogits);
@@ -584,8 +582,8 @@ export class DataParallel {
     }
     const optimizerName = optimizer.name as OptimizerName;
     if (optimizerName !== 'adam' && optimizerName !== 'sgd') throw new Error(`data-parallel training: unknown optimizer "${optimizer.name}" (expected adam or sgd)`);
-    const ctx = modelContext(model);
-    if (!ctx) throw new Error('data-parallel training: the model was not made by createModel, so it cannot be replicated');
+    const ctx = model.context;
+    if (!ctx) throw new Error('data-parallel training: the model does not record the context it was made with, so it cannot be replicated');
     const backend = backendSpec(model.backend);
     const shared = createGroupShared(threads);
     const es = model.backend.dtype === 'float64' ? 8 : 4;
@@ -727,7 +725,7 @@ export class DataParallel {
     if (this.closed) return;
     this.closed = true;
     const group = this.replica.group;
-    setBatchGroup(this.replica.model.backend, null);
+    this.replica.model.setBatchGroup?.(null);
     try {
       group.own(BATCH, H_DATA * 4).i32[H_CMD] = CMD_STOP;
       group.stop();

@@ -1,5 +1,5 @@
 import { Batcher } from '../data/batcher.js';
-import type { SampleSet } from '../data/types.js';
+import type { SampleSet } from '../core/types.js';
 import { evaluate, type EvalResult } from '../metrics/index.js';
 import type { Model } from '../models/model.js';
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isSharded } from '../data/shards.js';
-import type { SampleSet } from '../data/types.js';
+import type { SampleSet } from '../core/types.js';
 import type { TrainData } from './trainer.js';
 
 function addArray(h: ReturnType<typeof createHash>, a: ArrayBufferView): void {

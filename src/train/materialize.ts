@@ -4,7 +4,7 @@
  * trained on a store is saved as a plain checkpoint, evaluated, exported or served. The tables must fit in the
  * backend's memory (a WASM backend: its arena); the error says so when they do not.
  */
-import type { Backend } from '../nn/backend.js';
+import type { Backend } from '../kernels/backend.js';
 import type { Model, ModelConfig, ModelContext } from '../models/model.js';
 import { createModel } from '../models/index.js';
 import type { RowStore } from '../store/types.js';

@@ -12,6 +12,7 @@
  * Rank 0 also stores the model description (config, catalog, vocabularies) for `din eval/export/serve --store`.
  */
 import type { StoreTable } from '../store/types.js';
+import { CachedRowStore } from '../store/cached-store.js';
 import { openRedisStore, type RedisRowStore } from '../store/redis-store.js';
 import { joinGroup, type RedisGroup } from '../store/redis-group.js';
 import { CHECKPOINT_BLOB } from './store-trainer.js';
@@ -89,8 +90,12 @@ export async function openRedisRun(spec: StoreRunSpec, tables: StoreTable[], met
     await store.close();
     throw e;
   }
+  // One trainer owns every row: a write-back cache serves its reads and writes from memory and writes the rows back
+  // at each checkpoint (CachedRowStore). Several trainers read each other's rows every step: they go to the store.
+  const cached = workers === 1 && spec.storeCache !== false ? new CachedRowStore(store) : null;
+  if (cached) log('store: one worker: rows cached in this process, written back at every checkpoint');
   return {
-    store,
+    store: cached ?? store,
     control: store,
     group,
     close: async () => {

@@ -13,7 +13,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../checkpoint/safetensors.js';
-import type { Float } from '../nn/backend.js';
+import type { Float } from '../kernels/backend.js';
 import type { Model } from '../models/model.js';
 import type { EpochRecord } from './trainer.js';
 
@@ -23,28 +23,44 @@ export const TRAIN_STATE_VERSION = 1;
 
 /** Where a training run stands (state.json). */
 export interface TrainerState {
+  /** Always `din-train-state` (`TRAIN_STATE_FORMAT`); loading refuses any other. */
   format: typeof TRAIN_STATE_FORMAT;
+  /** The layout version it was written with (`TRAIN_STATE_VERSION`, 1); loading refuses another. */
   version: number;
   /** Phase of a run with early stopping and refit: `select` (choosing the epoch count), then `refit`; else `train`. */
   phase: 'train' | 'select' | 'refit';
-  /** Epoch (0-based) in progress and global batches already done in it (0 at an epoch boundary). */
+  /** Epoch (0-based) in progress. */
   epoch: number;
+  /** Global batches already done in the epoch in progress (0 at an epoch boundary). */
   step: number;
   /** Optimizer steps over the phase. */
   globalStep: number;
-  /** Sum of batch losses × sizes and samples seen in the epoch in progress. */
+  /** Sum of batch losses × batch sizes in the epoch in progress. */
   lossSum: number;
+  /** Training samples seen in the epoch in progress (lossSum / seen is its mean loss so far). */
   seen: number;
   /** Training seconds of the phase so far. */
   trainSeconds: number;
   /** Finished epochs of the phase. */
   history: EpochRecord[];
   /** Early stopping: the best epoch so far (1-based) and its score; its weights are the `best.` tensors. */
-  best?: { epoch: number; gauc: number };
+  best?: {
+    /** The best epoch so far, 1-based. */
+    epoch: number;
+    /** Its monitored validation score: GAUC, or AUC when GAUC is undefined (no validation user has both labels). */
+    gauc: number;
+  };
   /** Whether early stopping ended the phase. */
   stoppedEarly?: boolean;
   /** The dropout regularizer's random state and counts. */
-  dropout?: { state: number; seen: number; dropped: number };
+  dropout?: {
+    /** The state of the dropout's random generator. */
+    state: number;
+    /** Behaviour ids seen so far. */
+    seen: number;
+    /** Behaviour ids dropped so far. */
+    dropped: number;
+  };
   /** The optimizer's step count (Adam's bias correction). */
   optimizerSteps: number;
   /** Threads the run trained on (resuming on another count is allowed; results then differ in rounding). */
@@ -52,14 +68,29 @@ export interface TrainerState {
   /** A fingerprint of the training data: resuming on other data is refused. */
   data: string;
   /** Refit phase: what the selection phase found. */
-  selection?: { history: EpochRecord[]; bestEpoch: number; stoppedEarly: boolean; seconds: number };
+  selection?: {
+    /** The selection phase's epochs, validation metrics included. */
+    history: EpochRecord[];
+    /** Its best epoch, 1-based: the refit's epoch count. */
+    bestEpoch: number;
+    /** Whether early stopping ended the selection phase before `epochs`. */
+    stoppedEarly: boolean;
+    /** Its training time in seconds (evaluation not included). */
+    seconds: number;
+  };
   /** When it was written. */
   createdAt: string;
 }
 
 /** A checkpoint in memory: the state and the tensors. */
 export interface TrainerCheckpoint {
+  /** Where training stands (state.json). */
   state: TrainerState;
+  /**
+   * The tensors of state.safetensors, by name: `param.<name>` and `buffer.<name>` (the model's weights and buffers),
+   * `optimizer.<k>.<name>` (the optimizer's k-th state array of a param, full-size) and, with early stopping,
+   * `best.param.<name>` / `best.buffer.<name>` (the best epoch's weights).
+   */
   tensors: Record<string, NamedTensor>;
 }
 

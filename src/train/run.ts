@@ -1,7 +1,7 @@
 import { validationSplit, validationSplitSet } from '../data/split.js';
 import { isSharded, mapShards, type ShardedDataset } from '../data/shards.js';
-import type { Dataset, SampleSet } from '../data/types.js';
-import type { Backend } from '../nn/backend.js';
+import type { Dataset, SampleSet } from '../core/types.js';
+import type { Backend } from '../kernels/backend.js';
 import { createModel } from '../models/index.js';
 import type { Model, ModelConfig } from '../models/model.js';
 import { TrainedModel } from './trained-model.js';
@@ -15,7 +15,7 @@ import {
   type OptimizerInit, type TrainResult,
 } from './trainer.js';
 import { filterGoods, goodsRowSampleCounts } from '../data/goods-filter.js';
-import type { ItemCatalog } from '../data/types.js';
+import type { ItemCatalog } from '../core/types.js';
 
 /** The contents of DIR/metrics.json. */
 export interface RunMetrics {

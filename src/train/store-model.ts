@@ -6,7 +6,7 @@
  */
 import { catalogFromJson, type CheckpointInfo } from '../checkpoint/checkpoint.js';
 import { decodeSafetensors } from '../checkpoint/safetensors.js';
-import type { Backend } from '../nn/backend.js';
+import type { Backend } from '../kernels/backend.js';
 import { createModel } from '../models/index.js';
 import { openRedisStore } from '../store/redis-store.js';
 import type { StoreTable } from '../store/types.js';

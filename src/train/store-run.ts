@@ -7,8 +7,8 @@
  */
 import { hostname } from 'node:os';
 import { catalogToJson, type CheckpointInfo } from '../checkpoint/checkpoint.js';
-import type { ItemCatalog } from '../data/types.js';
-import type { Backend } from '../nn/backend.js';
+import type { ItemCatalog } from '../core/types.js';
+import type { Backend } from '../kernels/backend.js';
 import { createModel } from '../models/index.js';
 import type { ModelConfig } from '../models/model.js';
 import { MemoryRowStore } from '../store/memory-store.js';
@@ -26,16 +26,21 @@ import { storeTables } from './working-set.js';
 export interface StoreRunSpec {
   /** In memory or sharded; every trainer of a run must read the same data. */
   data: TrainData;
+  /** Where the data was loaded from: recorded in the model description and the saved model's dataset record. */
   dataPath?: string;
+  /** The model to build (its embedding tables are made external: their rows live in the store). */
   config: ModelConfig;
+  /** Training options (the run trains on one thread per process whatever `threads` says). */
   options: TrainOptions;
+  /** Numeric backend of the model's dense part, and of the materialized model rank 0 returns. */
   backend: Backend;
   /** `memory`, or `redis://host:port[,host:port…]`. */
   store: string;
   /** Namespace of the run in a Redis store (every trainer of the run gives the same). */
   storeName?: string;
-  /** Trainer processes of the run and this one's rank (default 1 and 0). */
+  /** Trainer processes of the run (default 1; more than one needs a Redis store). */
   workers?: number;
+  /** This process's rank, in 0 … workers − 1 (default 0); rank 0 checkpoints the dense part and returns the model. */
   workerIndex?: number;
   /** Checkpoint the dense part every this many steps (Redis store; epoch ends always). */
   checkpointEvery?: number;
@@ -48,22 +53,48 @@ export interface StoreRunSpec {
    * as lost (default 30 and 15).
    */
   storeTimeoutSeconds?: number;
+  /**
+   * One worker on a Redis store: keep the rows it touched in a write-back cache in this process, written to the store
+   * at every checkpoint (so the store always holds the last checkpoint's rows and a resume is exact). Default true;
+   * false writes every step through (the store is at most one step behind; the cache's memory is not needed).
+   */
+  storeCache?: boolean;
   /** Rank 0 saves the trained model here (an ordinary checkpoint directory). */
   out?: string;
+  /** Receives the run's log lines (store opened, epochs, store traffic); silent when absent. */
   log?: (line: string) => void;
+  /** Progress display of the epochs (none when absent). */
   progress?: Progress;
+  /** Prefix of the epoch log and progress lines (default: the model kind). */
   label?: string;
 }
 
 /** What the store holds about its run, compared by every trainer that joins or resumes it. */
 export interface StoreRunMeta {
+  /** Always `din-store-run`: a store holding anything else is refused. */
   kind: 'din-store-run';
+  /** Layout version of this record (1). */
   version: 1;
+  /** The model's configuration: a trainer with another one is refused. */
   config: ModelConfig;
+  /** The optimizer's name (`sgd`, `adam`): it fixes the optimizer state kept with each row. */
   optimizer: string;
+  /** The external tables in the store, in the model's order: their shapes and initial values must match. */
   tables: StoreTable[];
-  data: { name: string; format: string; fingerprint: string; trainSize: number };
+  /** The training data. */
+  data: {
+    /** The dataset's name. */
+    name: string;
+    /** The source format that produced it (`amazon-seq`, `movielens`, `synthetic`, …). */
+    format: string;
+    /** A hash of the training and test samples and the catalog: a trainer on other data is refused. */
+    fingerprint: string;
+    /** Training samples. */
+    trainSize: number;
+  };
+  /** When the run's record was created (ISO 8601), shown when a store holds another run. */
   createdAt: string;
+  /** Who created it: `<hostname> pid <pid>` of rank 0. */
   createdBy: string;
 }
 
@@ -138,7 +169,12 @@ async function openStore(spec: StoreRunSpec, tables: StoreTable[], meta: StoreRu
 }
 
 /** Trains with the tables in a store; on rank 0 returns the trained (materialized) model and its metrics. */
-export async function runStoreTraining(spec: StoreRunSpec): Promise<{ metrics: RunMetrics | null; trained: TrainedModel | null }> {
+export async function runStoreTraining(spec: StoreRunSpec): Promise<{
+  /** The run's metrics (test metrics of the last epoch, store traffic); null on ranks other than 0. */
+  metrics: RunMetrics | null;
+  /** The trained model, materialized from the store into an ordinary one (saved to `spec.out` when given); null on ranks other than 0. */
+  trained: TrainedModel | null;
+}> {
   const { data, config, options, backend } = spec;
   const rank = spec.workerIndex ?? 0;
   const workers = spec.workers ?? 1;

@@ -18,14 +18,16 @@
  *    order; tested bit for bit).
  * Checkpoints (Redis store): rank 0 writes the dense weights, their optimizer state, the Dice averages and the data
  * position as one blob at every epoch end and every `checkpointEvery` steps, after the step's barrier and a WAIT on
- * every master (so a failover cannot lose what the checkpoint refers to); rows are written every step and may be
- * ahead of the last checkpoint by the steps since — the staleness a resume accepts (docs in the README).
+ * every master (so a failover cannot lose what the checkpoint refers to). Several trainers write rows every step, so
+ * the store's rows may be ahead of the last checkpoint by the steps since — the staleness a resume accepts (docs in
+ * the README). One trainer keeps its rows in a write-back cache (../store/cached-store.ts) flushed before every
+ * checkpoint: its store holds exactly the checkpoint's rows, so a resume starts from one consistent state.
  */
 import { Batcher } from '../data/batcher.js';
 import { BehaviourDropout } from '../data/id-dropout.js';
-import type { Batch, SampleSet } from '../data/types.js';
+import type { Batch, SampleSet } from '../core/types.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../checkpoint/safetensors.js';
-import type { Float } from '../nn/backend.js';
+import type { Float } from '../kernels/backend.js';
 import { sigmoidLogLoss } from '../nn/loss.js';
 import type { Param } from '../nn/param.js';
 import type { Model } from '../models/model.js';
@@ -232,6 +234,7 @@ export async function trainWithStore(model: Model, data: TrainData, opts: TrainO
   /** Rank 0 saves the dense part at position `at` (rows are already in the store, replicated first). */
   const checkpoint = async (at: Position): Promise<void> => {
     if (!run.control || rank !== 0) return;
+    if (store.flush) await store.flush(at.globalStep);
     await run.control.waitReplicas(run.waitReplicasMs ?? 5000);
     const d = dropout?.state();
     await run.control.putBlob(CHECKPOINT_BLOB, encodeCheckpoint(model, optimizer, dense, {

@@ -12,7 +12,7 @@ const init = workerData as WorkerInit;
 const group = new Group(init.shared, init.rank, init.inPorts, init.outPorts, init.regions);
 try {
   const { enableRelaxedSimd } = await import('../kernels/relaxed-flag.js');
-  const { createBackendFromSpec } = await import('../nn/backends.js');
+  const { createBackendFromSpec } = await import('../kernels/backends.js');
   const { createModel } = await import('../models/index.js');
   const { createOptimizer } = await import('../optim/index.js');
   const { COMMANDS, readSlice, REGIONS, Replica } = await import('./data-parallel.js');

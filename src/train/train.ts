@@ -5,9 +5,9 @@
 import { resolve } from 'node:path';
 import { loadDataset } from '../data/load.js';
 import { isShardDir, openShards, type ShardedDataset } from '../data/shards.js';
-import type { Dataset } from '../data/types.js';
-import type { Backend } from '../nn/backend.js';
-import { createBackend, type BackendKind } from '../nn/backends.js';
+import type { Dataset } from '../core/types.js';
+import type { Backend } from '../kernels/backend.js';
+import { createBackend, type BackendKind } from '../kernels/backends.js';
 import type { Progress } from './progress.js';
 import { runTraining, type RunMetrics } from './run.js';
 import { resolveTrainSettings, type TrainSettings } from './settings.js';

@@ -7,12 +7,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catalogToJson, loadCheckpoint, saveCheckpoint, type CheckpointInfo } from '../checkpoint/checkpoint.js';
-import type { SampleField } from '../data/fields.js';
-import type { Dataset, ItemCatalog, SampleSet } from '../data/types.js';
-import type { Backend } from '../nn/backend.js';
-import { createBackend, type BackendKind } from '../nn/backends.js';
+import type { SampleField } from '../core/fields.js';
+import type { Dataset, ItemCatalog, SampleSet } from '../core/types.js';
+import type { Backend } from '../kernels/backend.js';
+import { createBackend, type BackendKind } from '../kernels/backends.js';
 import type { Model, ModelConfig } from '../models/model.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { sigmoid } from '../util/math.js';
 import { evaluateModel, predict, type EvalResult } from './evaluator.js';
 import type { RunMetrics } from './run.js';
 import { DEFAULT_TRAIN_OPTIONS } from './trainer.js';
@@ -97,7 +98,7 @@ export class TrainedModel {
    */
   predict(set: SampleSet, opts: PredictOptions = {}): Float64Array {
     const logits = predict(this.model, set, { batchSize: opts.batchSize ?? 1024, maxHistory: this.maxHistory });
-    for (let i = 0; i < logits.length; i++) logits[i] = 1 / (1 + Math.exp(-logits[i]));
+    for (let i = 0; i < logits.length; i++) logits[i] = sigmoid(logits[i]);
     return logits;
   }
 

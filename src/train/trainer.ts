@@ -1,6 +1,6 @@
 import { Batcher } from '../data/batcher.js';
-import type { Batch, Dataset, SampleSet } from '../data/types.js';
-import type { Float } from '../nn/backend.js';
+import type { Batch, Dataset, SampleSet } from '../core/types.js';
+import type { Float } from '../kernels/backend.js';
 import type { Model } from '../models/model.js';
 import { sigmoidLogLoss } from '../nn/loss.js';
 import { clipGradNorm, createOptimizer, createRegularizer, learningRate, type Optimizer, type OptimizerName, type RegName, type Regularizer } from '../optim/index.js';
@@ -228,7 +228,12 @@ export interface TrainHooks {
 
 /** A whole optimizer state: its step count and, per param name, stateSlots full-size arrays. */
 export interface OptimizerInit {
+  /** The optimizer's step count to continue from (Adam's bias correction; 0 for a fresh optimizer). */
   steps: number;
+  /**
+   * Per param name, the optimizer's `stateSlots` arrays (Adam: its two moments), each as long as the param's value;
+   * copied into the optimizer's backend when training starts.
+   */
   arrays: Map<string, Float32Array[]>;
 }
 

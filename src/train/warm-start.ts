@@ -15,9 +15,9 @@
  * against.
  */
 import { loadCheckpoint } from '../checkpoint/checkpoint.js';
-import type { SampleField } from '../data/fields.js';
-import type { ItemCatalog } from '../data/types.js';
-import { createBackend } from '../nn/backends.js';
+import type { SampleField } from '../core/fields.js';
+import type { ItemCatalog } from '../core/types.js';
+import { createBackend } from '../kernels/backends.js';
 import type { Model, ModelConfig } from '../models/model.js';
 import { readLatestCheckpoint } from './resume.js';
 import type { OptimizerInit } from './trainer.js';
@@ -27,7 +27,12 @@ export interface WarmStartReport {
   /** The trained model's directory. */
   from: string;
   /** Per embedding table: rows kept from the trained model, rows new to it. */
-  tables: Record<string, { kept: number; fresh: number }>;
+  tables: Record<string, {
+    /** Rows whose key the trained model knew: copied from it. */
+    kept: number;
+    /** Rows with a key new to the trained model: left as the new model initialized them. */
+    fresh: number;
+  }>;
   /** Whether the optimizer's state was carried over. */
   optimizer: 'keep' | 'reset';
 }
@@ -74,7 +79,15 @@ function configDifferences(a: ModelConfig, b: ModelConfig): string[] {
  * key. With `optimizer: 'keep'`, also returns the optimizer state to start from. Throws naming what does not fit.
  */
 export function warmStart(model: Model, catalog: ItemCatalog, sampleFields: readonly SampleField[] | undefined, dir: string,
-  optimizer: 'keep' | 'reset', stateSlots: number): { report: WarmStartReport; optimizer?: OptimizerInit } {
+  optimizer: 'keep' | 'reset', stateSlots: number): {
+    /** What was carried over, table by table. */
+    report: WarmStartReport;
+    /**
+     * With `optimizer: 'keep'` and a stateful optimizer (`stateSlots` > 0): the trained run's newest checkpoint's
+     * optimizer state, rows matched by key like the weights (fresh rows start at zero), for {@link TrainHooks.initialOptimizer}.
+     */
+    optimizer?: OptimizerInit;
+  } {
   const old = loadCheckpoint(dir, createBackend('js-f32'));
   const diff = configDifferences(old.info.config, model.config);
   if (diff.length > 0) throw new Error(`--init-from ${dir}: the trained model's architecture differs (${diff.join('; ')})`);

@@ -7,8 +7,8 @@
  * check bit-identity); several trainers use {@link WorkingSets.rowsWithGradient} to route gradients to the rows'
  * owners instead (./store-trainer.ts).
  */
-import type { Batch } from '../data/types.js';
-import type { Backend, Float } from '../nn/backend.js';
+import type { Batch } from '../core/types.js';
+import type { Backend, Float } from '../kernels/backend.js';
 import type { ExternalTable, Param } from '../nn/param.js';
 import type { Model } from '../models/model.js';
 import type { Optimizer } from '../optim/optimizer.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
-import { createBackend } from '../../src/nn/backends.js';
+import { createBackend } from '../../src/kernels/backends.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../src/models/model.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { predict } from '../../src/train/evaluator.js';

@@ -7,7 +7,7 @@ import { amazonRawSourceFiles, findAmazonRawFiles, loadAmazonRaw, loadAmazonRawA
 import { LineSplitter, readLines, readLinesSync } from '../../src/data/parse/lines.js';
 import { compareCodePoints } from '../../src/data/parse/text.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
-import type { Dataset, SampleSet } from '../../src/data/types.js';
+import type { Dataset, SampleSet } from '../../src/core/types.js';
 import { SHARED_DATA, tmpFixture } from './helpers.js';
 
 const hist = (s: SampleSet, i: number): number[] => [...s.histValues.subarray(s.histStart[i], s.histStart[i] + s.histLen[i])];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadAmazonSeq } from '../../src/data/sources/amazon-seq.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
-import type { SampleSet } from '../../src/data/types.js';
+import type { SampleSet } from '../../src/core/types.js';
 import { AMAZON_FIXTURE, tmpFixture } from './helpers.js';
 
 const hist = (s: SampleSet, i: number): number[] => [...s.histValues.subarray(s.histStart[i], s.histStart[i] + s.histLen[i])];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Batcher, countItemOccurrences } from '../../src/data/batcher.js';
-import type { Batch, SampleSet } from '../../src/data/types.js';
+import type { Batch, SampleSet } from '../../src/core/types.js';
 
 // histValues: 10 11 12 13 14 | 20 21
 // sample: 0 → [] ; 1 → [10] ; 2 → [10 11 12] ; 3 → [10..14] ; 4 → [20 21]

@@ -10,7 +10,7 @@ import {
   looksLikeDinRemapped,
 } from '../../src/data/sources/din-remapped.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
-import type { Dataset, SampleSet } from '../../src/data/types.js';
+import type { Dataset, SampleSet } from '../../src/core/types.js';
 import { AMAZON_FIXTURE, SHARED_DATA, tmpFixture } from './helpers.js';
 
 const hist = (s: SampleSet, i: number): number[] => [...s.histValues.subarray(s.histStart[i], s.histStart[i] + s.histLen[i])];

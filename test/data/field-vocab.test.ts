@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FieldVocab, FieldVocabBuilder, hashString } from '../../src/data/field-vocab.js';
+import { FieldVocab, FieldVocabBuilder } from '../../src/data/field-vocab.js';
+import { hashString } from '../../src/core/hash.js';
 
 function build(values: string[], opts = {}) {
   const b = new FieldVocabBuilder('shop', opts);

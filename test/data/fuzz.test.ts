@@ -23,7 +23,7 @@ import { MAX_SKIPPED_EXAMPLES, type RowErrorPolicy } from '../../src/data/source
 import { parseJsonOrPython } from '../../src/data/parse/python-literal.js';
 import { loadDataset } from '../../src/data/load.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
-import type { Dataset } from '../../src/data/types.js';
+import type { Dataset } from '../../src/core/types.js';
 import { Rng } from '../../src/util/rng.js';
 import { assertSameShards, tmpFixture } from './helpers.js';
 

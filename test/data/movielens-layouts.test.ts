@@ -10,7 +10,7 @@ import {
   readMovieLensRatings,
 } from '../../src/data/sources/movielens.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
-import type { Dataset, SampleSet } from '../../src/data/types.js';
+import type { Dataset, SampleSet } from '../../src/core/types.js';
 import { Rng } from '../../src/util/rng.js';
 import { tmpFixture } from './helpers.js';
 

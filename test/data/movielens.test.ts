@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadMovieLens } from '../../src/data/sources/movielens.js';
 import { parseCsv } from '../../src/data/parse/csv.js';
 import { validateSampleSet } from '../../src/data/sample-set.js';
-import type { SampleSet } from '../../src/data/types.js';
+import type { SampleSet } from '../../src/core/types.js';
 import { MOVIELENS_FIXTURE, tmpFixture } from './helpers.js';
 
 const hist = (s: SampleSet, i: number): number[] => [...s.histValues.subarray(s.histStart[i], s.histStart[i] + s.histLen[i])];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { convertSchemaToShards, loadSchemaDataset } from '../../src/data/sources/schema/index.js';
 import { concatSets, isShardDir, openShards, prepareShardDir, writeShardedDataset, type ShardedDataset } from '../../src/data/shards.js';
 import { generateSynthetic, syntheticOptions } from '../../src/data/sources/synthetic.js';
-import type { Dataset, SampleSet } from '../../src/data/types.js';
+import type { Dataset, SampleSet } from '../../src/core/types.js';
 import { Rng } from '../../src/util/rng.js';
 import { createModel } from '../../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../src/models/model.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validationSplit } from '../../src/data/split.js';
-import type { Dataset } from '../../src/data/types.js';
+import type { Dataset } from '../../src/core/types.js';
 
 test('validationSplit holds out each user\'s longest-history training samples and never touches test', () => {
   const histValues = Int32Array.from([0, 1, 2, 3, 4]);

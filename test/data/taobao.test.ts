@@ -16,7 +16,7 @@ import {
 import { FieldVocabBuilder } from '../../src/data/field-vocab.js';
 import { validateDataset } from '../../src/data/sample-set.js';
 import { Batcher } from '../../src/data/batcher.js';
-import type { Dataset, SampleSet } from '../../src/data/types.js';
+import type { Dataset, SampleSet } from '../../src/core/types.js';
 import { createModel } from '../../src/models/index.js';
 import { sigmoidLogLoss } from '../../src/nn/loss.js';
 import { be } from '../nn/helpers.js';

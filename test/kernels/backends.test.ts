@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backendInfo, createBackend } from '../../src/nn/backends.js';
+import { backendInfo, createBackend } from '../../src/kernels/backends.js';
 import { WasmBackend } from '../../src/kernels/wasm-backend.js';
-import { JsBackend } from '../../src/nn/js-backend.js';
+import { JsBackend } from '../../src/kernels/js-backend.js';
 
 test('createBackend kinds', () => {
   const saved = process.env.DIN_BACKEND;

@@ -74,3 +74,14 @@ test('kernel suite passes on the relaxed build (child process with ' + FLAG + ')
   assert.match(probe.stdout, /^(fused|unfused)/);
   t.diagnostic(`relaxed_madd on this machine: ${probe.stdout.trim()}`);
 });
+
+test('eval-mode kernels pass on the relaxed build too (child process with ' + FLAG + ')', { timeout: 60_000 }, (t) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, DIN_WASM_RELAXED: '' };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawnSync(process.execPath, [FLAG, '--test-reporter=tap', join(here, 'eval.test.js')], { env, encoding: 'utf8' });
+  const out = `${child.stdout}\n${child.stderr}`;
+  for (const line of out.split('\n')) if (/^# wasm-relaxed-simd /.test(line)) t.diagnostic(line.slice(2));
+  assert.equal(child.status, 0, `relaxed-SIMD eval kernel suite failed:\n${out}`);
+  assert.match(out, /wasm-relaxed-simd: evalActivationGrid matches/);
+  assert.match(out, /# fail 0/);
+});

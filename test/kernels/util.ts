@@ -1,4 +1,4 @@
-import type { Float } from '../../src/nn/backend.js';
+import type { Float } from '../../src/kernels/backend.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** float32 unit roundoff. */

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WasmBackend } from '../../src/kernels/wasm-backend.js';
-import { JsBackend } from '../../src/nn/js-backend.js';
+import { JsBackend } from '../../src/kernels/js-backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { abs64, maxRelErr, randValues, tolFor } from './util.js';
 

@@ -3,15 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createModel } from '../../src/models/index.js';
-import type { Batch } from '../../src/data/types.js';
-import type { Backend, Float } from '../../src/nn/backend.js';
+import type { Batch } from '../../src/core/types.js';
+import type { Backend, Float } from '../../src/kernels/backend.js';
 import type { Model, ModelConfig } from '../../src/models/model.js';
 import type { Param } from '../../src/nn/param.js';
 import { sigmoidLogLoss } from '../../src/nn/loss.js';
 import { FmSecondOrder } from '../../src/nn/fm.js';
 import { InnerProduct } from '../../src/nn/product.js';
 import { CROSS_SEED_ATTR, CROSS_SEED_GOODS, crossHash } from '../../src/nn/cross.js';
-import { createBackend } from '../../src/nn/backends.js';
+import { createBackend } from '../../src/kernels/backends.js';
 import { createOptimizer } from '../../src/optim/index.js';
 import { be, checkParams, randn } from '../nn/helpers.js';
 import { assertPaddingInvariance, context, Rng, tinyBatch, tinyCatalog, tinyConfig } from './fixtures.js';

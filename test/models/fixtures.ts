@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Batch } from '../../src/data/types.js';
-import type { Backend } from '../../src/nn/backend.js';
+import type { Batch } from '../../src/core/types.js';
+import type { Backend } from '../../src/kernels/backend.js';
 import { DEFAULT_MODEL_CONFIG, type Model, type ModelConfig, type ModelContext } from '../../src/models/model.js';
 import { Rng } from '../../src/util/rng.js';
 

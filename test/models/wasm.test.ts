@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createModel } from '../../src/models/index.js';
-import type { Backend } from '../../src/nn/backend.js';
+import type { Backend } from '../../src/kernels/backend.js';
 import type { Model, ModelConfig } from '../../src/models/model.js';
 import type { Param } from '../../src/nn/param.js';
 import { sigmoidLogLoss } from '../../src/nn/loss.js';
@@ -11,7 +11,7 @@ import { context, tinyBatch, tinyConfig } from './fixtures.js';
 /** The WASM backend, or the reason it is unavailable (module not written yet, or kernels not built). */
 async function wasmBackend(): Promise<Backend | string> {
   try {
-    const mod = (await import('../../src/nn/backends.js' as string)) as {
+    const mod = (await import('../../src/kernels/backends.js' as string)) as {
       createBackend(kind: string, opts?: { memoryMB?: number }): Backend;
     };
     return mod.createBackend('wasm', { memoryMB: 64 });

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PRelu } from '../../src/nn/prelu.js';
 import { Dice } from '../../src/nn/dice.js';
-import { expF32, Sigmoid, sigmoid, sigmoidF32 } from '../../src/nn/sigmoid.js';
-import { JsBackend } from '../../src/nn/js-backend.js';
+import { Sigmoid } from '../../src/nn/sigmoid.js';
+import { expF32, sigmoid, sigmoidF32 } from '../../src/util/math.js';
+import { JsBackend } from '../../src/kernels/js-backend.js';
 import type { Layer, Mode } from '../../src/nn/layer.js';
 import { be, checkInput, checkParams, dot, randn, Rng } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Float } from '../../src/nn/backend.js';
-import { JsBackend } from '../../src/nn/js-backend.js';
+import type { Float } from '../../src/kernels/backend.js';
+import { JsBackend } from '../../src/kernels/js-backend.js';
 import type { Param } from '../../src/nn/param.js';
 import { checkGradient, checkParam, formatResult, type GradCheckResult } from '../../src/nn/gradcheck.js';
 import { Rng } from '../../src/util/rng.js';

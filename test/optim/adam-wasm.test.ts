@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { enableRelaxedSimd } from '../../src/kernels/relaxed-flag.js';
 import { relaxedSimdSupported, WasmBackend } from '../../src/kernels/wasm-backend.js';
-import type { Backend } from '../../src/nn/backend.js';
+import type { Backend } from '../../src/kernels/backend.js';
 import type { Param } from '../../src/nn/param.js';
 import { Adam } from '../../src/optim/index.js';
-import { JsBackend } from '../../src/nn/js-backend.js';
+import { JsBackend } from '../../src/kernels/js-backend.js';
 import { Rng } from '../../src/util/rng.js';
 
 enableRelaxedSimd();

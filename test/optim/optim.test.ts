@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Param } from '../../src/nn/param.js';
 import { Adam, Sgd, clipGradNorm, gradNorm, learningRate } from '../../src/optim/index.js';
-import { JsBackend } from '../../src/nn/js-backend.js';
+import { JsBackend } from '../../src/kernels/js-backend.js';
 
 function dense(values: number[], grads: number[]): Param {
   return { name: 'w', shape: [values.length], value: Float64Array.from(values), grad: Float64Array.from(grads) };

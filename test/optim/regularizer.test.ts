@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { allocSampleSet } from '../../src/data/sample-set.js';
-import type { ItemCatalog, SampleSet } from '../../src/data/types.js';
+import type { ItemCatalog, SampleSet } from '../../src/core/types.js';
 import { BehaviourDropout } from '../../src/data/id-dropout.js';
 import { filterGoods, itemSampleCounts } from '../../src/data/goods-filter.js';
-import { countPerSample } from '../../src/data/occurrence.js';
+import { countPerSample } from '../../src/core/occurrence.js';
 import { createModel } from '../../src/models/index.js';
 import type { ModelConfig } from '../../src/models/model.js';
 import { Embedding } from '../../src/nn/embedding.js';

@@ -76,7 +76,7 @@ test('npm pack → install in a fresh project → the example runs in JS ESM and
 
   const paths = new Set(info.files.map((f) => f.path));
   for (const p of ['package.json', 'README.md', 'bin/din.js', 'build/kernels-simd.wasm', 'build/kernels-relaxed.wasm', 'dist/src/index.js',
-    'dist/src/index.d.ts', 'dist/src/kernels/wasm-backend.js', 'dist/src/train/train-worker.js', 'dist/src/serve/engine-worker.js']) {
+    'dist/src/index.d.ts', 'dist/src/kernels/wasm-backend.js', 'dist/src/train/train-worker.js', 'dist/src/serve/engine/worker.js']) {
     assert.ok(paths.has(p), `the tarball holds ${p}`);
   }
   const stray = [...paths].filter((p) => /^(test|bench|dist\/test|dist\/bench|runs|\.din-cache|data|docs|examples|node_modules|\.ci|scripts)\//.test(p));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/load.js';
 import { DEFAULT_MODEL_CONFIG, type ModelKind } from '../../src/models/model.js';
-import { createBackend } from '../../src/nn/backends.js';
+import { createBackend } from '../../src/kernels/backends.js';
 import { addRelaImpr, compareRow, type CompareResult } from '../../src/train/compare.js';
 import { runTraining, type RunMetrics } from '../../src/train/run.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/train/trainer.js';

@@ -3,25 +3,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Batch, ItemCatalog } from '../../src/data/types.js';
-import type { ItemField, SampleField } from '../../src/data/fields.js';
+import type { Batch, ItemCatalog } from '../../src/core/types.js';
+import type { ItemField, SampleField } from '../../src/core/fields.js';
 import { loadDataset } from '../../src/data/load.js';
-import type { Backend } from '../../src/nn/backend.js';
-import { createBackend } from '../../src/nn/backends.js';
+import type { Backend } from '../../src/kernels/backend.js';
+import { createBackend } from '../../src/kernels/backends.js';
 import { createModel } from '../../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type Model, type ModelConfig } from '../../src/models/model.js';
-import { RankingEngine, type EngineOptions } from '../../src/serve/engine.js';
-import { ActEval } from '../../src/serve/engine-act.js';
-import { ACT_KERNELS_ASC_OPTIONS, ACT_KERNELS_SOURCE, ACT_KERNELS_WASM } from '../../src/serve/engine-simd.js';
+import { RankingEngine, type EngineOptions } from '../../src/serve/engine/engine.js';
 import { PRelu } from '../../src/nn/prelu.js';
 import { Dice } from '../../src/nn/dice.js';
 import { Sigmoid } from '../../src/nn/sigmoid.js';
-import type { Layer } from '../../src/nn/layer.js';
+import type { ActivationLayer } from '../../src/nn/layer.js';
 import type { RankItem, RankRequest, RankResponse } from '../../src/serve/types.js';
 import { runTraining } from '../../src/train/run.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
-import { hashString } from '../../src/data/field-vocab.js';
+import { hashString } from '../../src/core/hash.js';
 
 const js = createBackend('js');
 const jsF32 = createBackend('js-f32');
@@ -507,24 +505,10 @@ test('a new engine on changed weights has another version; the same weights the 
 
 // ------------------------------------------------------------------------------------------- the SIMD activations
 
-test('the embedded activation kernels are the compiled AssemblyScript source', async (t) => {
-  let asc: { compileString(src: string, opts: object): Promise<{ error: Error | null; binary: Uint8Array | null; stderr: { toString(): string } }> };
-  try {
-    asc = (await import('assemblyscript/asc' as string)).default;
-  } catch {
-    t.skip('assemblyscript (devDependency) not installed');
-    return;
-  }
-  const r = await asc.compileString(ACT_KERNELS_SOURCE, { ...ACT_KERNELS_ASC_OPTIONS, enable: [...ACT_KERNELS_ASC_OPTIONS.enable] });
-  assert.equal(r.error, null, r.stderr.toString());
-  const fresh = Buffer.from(r.binary!).toString('base64');
-  assert.equal(fresh, ACT_KERNELS_WASM, `the source changed: put this in ACT_KERNELS_WASM (src/serve/engine-simd.ts):\n${fresh}`);
-});
-
-test('WASM activation kernels = the layers\' eval forward (float64) to float32 accuracy, on grids, tails and extreme inputs', () => {
+test('WASM eval kernels on the layers\' eval forms = the float64 reference to float32 accuracy, on grids, tails and extreme inputs', () => {
   const rng = new Rng(21);
   for (const C of [1, 3, 4, 7, 8, 80]) {
-    const layers: Array<[string, (be: Backend) => Layer | null]> = [
+    const layers: Array<[string, (be: Backend) => ActivationLayer | null]> = [
       ['none', () => null],
       ['prelu', (be) => new PRelu(be, 'p', C)],
       ['dice', (be) => new Dice(be, 'd', C)],
@@ -534,7 +518,7 @@ test('WASM activation kernels = the layers\' eval forward (float64) to float32 a
       const l64 = make(js);
       const l32 = make(wasm);
       // Same parameters in both (random α, moving mean and variance).
-      const params = (l: Layer | null) => (l === null ? [] : [...l.params().map((p) => p.value), ...Object.values(l.buffers())]);
+      const params = (l: ActivationLayer | null) => (l === null ? [] : [...l.params().map((p) => p.value), ...Object.values(l.buffers())]);
       const p64 = params(l64);
       const p32 = params(l32);
       p64.forEach((v, i) => {
@@ -544,8 +528,8 @@ test('WASM activation kernels = the layers\' eval forward (float64) to float32 a
       const nA = 3;
       const nB = 5;
       const rows = 2 + nA * nB;
-      const a64 = new ActEval(l64, C, js);
-      const a32 = new ActEval(l32, C, wasm);
+      const a64 = js.prepareActivation(l64 ? l64.evalActivation() : { kind: 'none' }, C);
+      const a32 = wasm.prepareActivation(l32 ? l32.evalActivation() : { kind: 'none' }, C);
       assert.equal(a32.kind, kind);
       const x64 = js.alloc(rows * C);
       const x32 = wasm.alloc(rows * C);
@@ -563,8 +547,8 @@ test('WASM activation kernels = the layers\' eval forward (float64) to float32 a
       A32.set(A64);
       B32.set(B64);
       // Rows 1 … 1 + nA·nB: A rows with stride C from offset 1, B rows with stride 2C (every other row).
-      a64.grid(x64, 1, nA, nB, A64, 1, C, B64, 0, 2 * C);
-      a32.grid(x32, 1, nA, nB, A32, 1, C, B32, 0, 2 * C);
+      js.evalActivationGrid(a64, x64, 1, nA, nB, A64, 1, C, B64, 0, 2 * C);
+      wasm.evalActivationGrid(a32, x32, 1, nA, nB, A32, 1, C, B32, 0, 2 * C);
       for (let i = 0; i < x64.length; i++) {
         const e = x64[i];
         const g = x32[i];
@@ -573,9 +557,44 @@ test('WASM activation kernels = the layers\' eval forward (float64) to float32 a
       }
       // Untouched outside the grid.
       assert.equal(x32[0], Math.fround(x64[0]));
-      assert.throws(() => a32.grid(x32, 3, nA, nB, A32, 1, C, B32, 0, 2 * C), RangeError);
-      assert.throws(() => a32.grid(x32, 1, nA + 1, nB, A32, 1, C, B32, 0, 2 * C), RangeError);
-      assert.throws(() => a32.grid(x32, 0, nA, nB, A64, 1, C, B32, 0, 2 * C), TypeError);
+      assert.throws(() => wasm.evalActivationGrid(a32, x32, 3, nA, nB, A32, 1, C, B32, 0, 2 * C), RangeError);
+      assert.throws(() => wasm.evalActivationGrid(a32, x32, 1, nA + 1, nB, A32, 1, C, B32, 0, 2 * C), RangeError);
+      assert.throws(() => wasm.evalActivationGrid(a32, x32, 0, nA, nB, A64, 1, C, B32, 0, 2 * C), TypeError);
     }
   }
+});
+
+test('scoreCatalogItems (the report\'s entry point) = sigmoid(model.forward) and its attention, fast and generic paths', () => {
+  for (const cfg of [config({ model: 'din', activation: 'dice' }), config({ model: 'base' }), config({ model: 'pnn' })]) {
+    for (const fastPath of [true, false]) {
+      const { model, catalog, sampleFields } = randomModel(cfg, js, true);
+      const engine = RankingEngine.fromModel(model, { catalog, sampleFields, maxHistory: MAX_HISTORY }, { fastPath, maxCandidates: 3 });
+      const hist = HISTS[3];
+      const used = hist.slice(-MAX_HISTORY);
+      const got = engine.scoreCatalogItems(CANDS, hist, [2, -1]);
+      // −1 (zeros) for pid: the reference gets the same zeros from a model whose pid table has an extra zero row.
+      const ext = createModel(cfg, { backend: js, catalog, seed: 5, sampleFields: [sampleFields[0], { ...sampleFields[1], size: 3, keys: ['p0', 'p1', ''] }] });
+      const extParams = new Map(ext.params().map((p) => [p.name, p]));
+      for (const p of model.params()) {
+        const q = extParams.get(p.name)!;
+        q.value.fill(0);
+        q.value.set(p.value);
+      }
+      const bufs = ext.buffers();
+      for (const [name, b] of Object.entries(model.buffers())) bufs[name].set(b);
+      const want = reference(ext, CANDS, used, [2, 2]);
+      assertClose(got.ctr, want.ctr, 1e-9, `${cfg.model} fastPath=${fastPath} ctr`);
+      if (cfg.model === 'din') {
+        assert.ok(got.attention);
+        got.attention!.forEach((w, c) => assertClose(w, want.att![c], 1e-9, `${cfg.model} fastPath=${fastPath} attention ${c}`));
+      } else {
+        assert.equal(got.attention, null);
+      }
+    }
+  }
+  const { model, catalog } = randomModel(config({ model: 'din' }), js, false);
+  const engine = RankingEngine.fromModel(model, { catalog });
+  assert.throws(() => engine.scoreCatalogItems([12], []), /not a catalog row/);
+  assert.throws(() => engine.scoreCatalogItems([1], [-1]), /not a catalog row/);
+  assert.throws(() => engine.scoreCatalogItems([1], [], [0]), /0 ids given|1 ids given/);
 });

@@ -36,13 +36,13 @@ function din(args: string[]): { code: number | null; out: string } {
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-function start(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> & { pid: number } {
+function start(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> & { pid: number; output: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (b) => (out += b));
   child.stderr.on('data', (b) => (out += b));
   const p = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((res) => child.on('exit', (code, signal) => res({ code, signal, out })));
-  return Object.assign(p, { pid: child.pid! });
+  return Object.assign(p, { pid: child.pid!, output: () => out });
 }
 
 const store = (name: string) => ['--store', cluster.url, '--store-name', name];
@@ -72,6 +72,13 @@ test('one trainer on the Redis store = in-memory training, bit for bit; eval and
   r = din(['train', ...DATA, '--reg', 'mba', ...store('one'), '--out', red]);
   assert.equal(r.code, 0, r.out);
   assert.ok(readFileSync(join(mem, 'weights.safetensors')).equals(readFileSync(join(red, 'weights.safetensors'))), 'bit-identical weights');
+  assert.match(r.out, /write-back cache/);
+  // Written through every step instead of cached until the checkpoints: the same model.
+  const through = join(dir, 'redis-1-through');
+  r = din(['train', ...DATA, '--reg', 'mba', ...store('one-through'), '--no-store-cache', '--out', through]);
+  assert.equal(r.code, 0, r.out);
+  assert.doesNotMatch(r.out, /write-back cache/);
+  assert.ok(readFileSync(join(mem, 'weights.safetensors')).equals(readFileSync(join(through, 'weights.safetensors'))), 'bit-identical weights, write-through');
   r = din(['eval', ...store('one'), '--data', 'synthetic:small', '--no-cache']);
   assert.equal(r.code, 0, r.out);
   const m = JSON.parse(readFileSync(join(mem, 'metrics.json'), 'utf8'));
@@ -143,18 +150,26 @@ test('kill -9 a trainer mid-epoch: the other stops naming it; --resume on both f
 });
 
 test('kill -9 a Redis master under a running trainer: its replica takes over and training finishes', async () => {
-  const run = start(['train', ...DATA, '--epochs', '3', ...store('failover'), '--store-timeout', '30', '--out', join(dir, 'failover')]);
-  // Kill the master of the first seed port once training is under way.
-  await new Promise((r) => setTimeout(r, 3000));
+  // Write-through (--no-store-cache): every step reads and writes the cluster, so the failover lands mid-traffic.
+  const run = start(['train', ...DATA, '--epochs', '3', ...store('failover'), '--no-store-cache', '--store-timeout', '30', '--out', join(dir, 'failover')]);
+  // Kill the master of the first seed port once training is under way (its first epoch is done).
+  for (const t0 = Date.now(); !/epoch 1\/3:/.test(run.output()); ) {
+    if (Date.now() - t0 > 120_000) assert.fail(`training did not get going: ${run.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const masters = spawnSync('redis-cli', ['-p', String(cluster.ports[0]), 'cluster', 'nodes'], { encoding: 'utf8' }).stdout;
   const port = masters.split('\n').filter((l) => / master /.test(l) && !/fail/.test(l)).map((l) => Number(l.split(' ')[1].split(':')[1].split('@')[0]))[0];
   cluster.killNode(port);
-  const res = await run;
-  assert.equal(res.code, 0, res.out);
-  assert.match(res.out, /store: .*(paus|unreachable|failover|retry)/i, 'the pause is reported');
-  const v = await verifyRows('failover');
-  assert.deepEqual(v.bad, []);
-  await cluster.script('start'); // bring the killed node back as a replica for the next tests
+  try {
+    const res = await run;
+    assert.equal(res.code, 0, res.out);
+    assert.match(res.out, /epoch 3\/3:/);
+    assert.match(res.out, /store: .*(paus|unreachable|failover|retry)/i, 'the pause is reported');
+    const v = await verifyRows('failover');
+    assert.deepEqual(v.bad, []);
+  } finally {
+    await cluster.script('start'); // bring the killed node back as a replica for the next tests
+  }
 });
 
 test('a store of another model, a wrong address, a missing run: clear errors, no hang', () => {

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createModel } from '../../src/models/index.js';
 import type { Model, ModelConfig, ModelContext } from '../../src/models/model.js';
-import type { ItemField, SampleField } from '../../src/data/fields.js';
-import type { Batch } from '../../src/data/types.js';
-import { createBackend, type BackendKind } from '../../src/nn/backends.js';
+import type { ItemField, SampleField } from '../../src/core/fields.js';
+import type { Batch } from '../../src/core/types.js';
+import { createBackend, type BackendKind } from '../../src/kernels/backends.js';
 import { createOptimizer, createRegularizer } from '../../src/optim/index.js';
 import { DataParallel } from '../../src/train/data-parallel.js';
 import { DEFAULT_TRAIN_OPTIONS, trainModel, trainStep } from '../../src/train/trainer.js';
@@ -156,8 +156,8 @@ test('a worker that fails reports its error to the caller instead of hanging', (
   assert.throws(() => DataParallel.create(multi, 1, createOptimizer('sgd'), undefined, 0), /2\.\.16 threads/);
 });
 
-test('a model not made by createModel cannot be replicated', () => {
+test('a model that does not record its context (a Model implemented elsewhere) cannot be replicated', () => {
   const [m] = pair({ model: 'base' }, 'js');
-  const fake = Object.create(m) as Model;
-  assert.throws(() => DataParallel.create(fake, 2, createOptimizer('sgd'), undefined, 0), /not made by createModel/);
+  const fake = Object.create(m, { context: { value: undefined } }) as Model;
+  assert.throws(() => DataParallel.create(fake, 2, createOptimizer('sgd'), undefined, 0), /does not record the context/);
 });

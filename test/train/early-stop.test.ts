@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
-import { createBackend } from '../../src/nn/backends.js';
+import { createBackend } from '../../src/kernels/backends.js';
 import { DEFAULT_MODEL_CONFIG } from '../../src/models/model.js';
 import { evaluateModel } from '../../src/train/evaluator.js';
 import { runTraining } from '../../src/train/run.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
 import { itemSampleCounts } from '../../src/data/goods-filter.js';
-import { createBackend } from '../../src/nn/backends.js';
+import { createBackend } from '../../src/kernels/backends.js';
 import { DEFAULT_MODEL_CONFIG } from '../../src/models/model.js';
 import { runTraining } from '../../src/train/run.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/trainer.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadDataset } from '../../src/data/load.js';
-import { createBackend } from '../../src/nn/backends.js';
+import { createBackend } from '../../src/kernels/backends.js';
 import { createModel } from '../../src/models/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../src/models/model.js';
 import { modelCatalog } from '../../src/train/run.js';

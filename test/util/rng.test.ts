@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { drawAt, normalAt, Rng } from '../../src/util/rng.js';
 import { Embedding, initialRow } from '../../src/nn/embedding.js';
-import { createBackend } from '../../src/nn/backends.js';
+import { createBackend } from '../../src/kernels/backends.js';
 
 test('drawAt and normalAt reach any draw of the sequence directly', () => {
   for (const seed of [0, 1, 42, 0xffffffff]) {

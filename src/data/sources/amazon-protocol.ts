@@ -10,7 +10,7 @@
  */
 import { putPair } from '../sample-set.js';
 import type { SampleShardWriter } from '../stream/sample-writer.js';
-import type { SampleSet } from '../types.js';
+import type { SampleSet } from '../../core/types.js';
 import { Rng } from '../../util/rng.js';
 
 /** Where a user's samples go: one history block, then (positive, negative) pairs pointing into it. */

@@ -57,7 +57,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { allocSampleSet } from '../sample-set.js';
 import type { ShardManifest } from '../shards.js';
-import type { Dataset, ItemCatalog } from '../types.js';
+import type { Dataset, ItemCatalog } from '../../core/types.js';
 import { Float64Column, IntColumn, Vocab } from '../vocab.js';
 import { parseJsonOrPython } from '../parse/python-literal.js';
 import { readLines, readLinesSync } from '../parse/lines.js';

@@ -33,7 +33,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readdirSync, readSync, st
 import { basename, dirname, join, resolve } from 'node:path';
 import { allocSampleSet } from '../sample-set.js';
 import type { ShardManifest } from '../shards.js';
-import type { Dataset, ItemCatalog } from '../types.js';
+import type { Dataset, ItemCatalog } from '../../core/types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { readLinesSync } from '../parse/lines.js';
 import { clip } from '../parse/text.js';

@@ -51,7 +51,7 @@ import { allocSampleSet } from '../sample-set.js';
 import type { ShardManifest } from '../shards.js';
 import { streamToShards, type StreamConvertOptions } from '../stream/job.js';
 import { SampleShardWriter } from '../stream/sample-writer.js';
-import type { Dataset, ItemCatalog } from '../types.js';
+import type { Dataset, ItemCatalog } from '../../core/types.js';
 import { IntColumn } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { listFiles } from '../../util/fs.js';

@@ -54,7 +54,7 @@ import type { ShardManifest } from '../shards.js';
 import { ExternalSorter, putFloat64Key } from '../stream/external-sort.js';
 import { streamToShards, type StreamConvertOptions } from '../stream/job.js';
 import { SampleShardWriter } from '../stream/sample-writer.js';
-import type { Dataset } from '../types.js';
+import type { Dataset } from '../../core/types.js';
 import { IntColumn, Vocab } from '../vocab.js';
 import { Rng } from '../../util/rng.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from './row-errors.js';

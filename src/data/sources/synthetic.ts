@@ -26,9 +26,10 @@
  * bilinear match; attention scores each behaviour against the candidate and pools mostly the matching ones.
  * `stats.oracleTestAuc` is the AUC of the true P(click) on the test set — the ceiling any model can reach.
  */
-import type { Dataset } from '../types.js';
+import type { Dataset } from '../../core/types.js';
 import { allocSampleSet } from '../sample-set.js';
 import { Rng } from '../../util/rng.js';
+import { sigmoid } from '../../util/math.js';
 import { auc } from '../../metrics/auc.js';
 
 /** Parameters of the generator (see the file header for the process they drive). */
@@ -162,7 +163,6 @@ export function generateSynthetic(opts: SyntheticOptions, name = 'synthetic'): D
   check(opts);
   const { users: U, items: I, clusters: C, superClusters: S } = opts;
   const rng = new Rng(opts.seed);
-  const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
   // 1. items → clusters, popularity, effects.
   const perm = new Int32Array(I);

@@ -5,7 +5,7 @@
  * one histValues — which is written as soon as it holds `shardRows` samples; a block still in use then is copied into
  * the next shard, so a sample never points outside its own shard. Memory: one shard's samples and histories.
  */
-import type { SampleSet } from '../types.js';
+import type { SampleSet } from '../../core/types.js';
 import { IntColumn, Uint8Column } from '../vocab.js';
 import type { ShardWriter } from '../shards.js';
 

@@ -1,5 +1,5 @@
 // Training-path activations over row-major n×C f32 matrices (see src/nn/prelu.ts, src/nn/dice.ts for the maths and
-// src/nn/js-backend.ts for the reference loops). Rows are walked in order with channels four lanes at a time and a
+// src/kernels/js-backend.ts for the reference loops). Rows are walked in order with channels four lanes at a time and a
 // scalar tail, so per-channel sums accumulate in the same order as the JS loops. Per-channel statistics (batch mean,
 // variance, the Σ terms of Dice's backward) are summed in f64 as the JS backend does: they are sums over thousands
 // of rows. Accumulators live in small per-channel arrays (L1-resident) rather than registers so any C works.

@@ -1,4 +1,4 @@
-// Adam's per-element update (see src/optim/adam.ts for the algorithm and src/nn/js-backend.ts for the reference loops).
+// Adam's per-element update (see src/optim/adam.ts for the algorithm and src/kernels/js-backend.ts for the reference loops).
 // Weights, gradients and moments are f32, as PyTorch keeps them. The arithmetic is f32 op for op, in the order of
 // JsBackend('float32')'s loop (which rounds every op to f32 with Math.fround), with no fused multiply-add even in the
 // relaxed build, so both give bit-identical weights. Four elements per iteration, then a scalar tail.

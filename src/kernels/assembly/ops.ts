@@ -1,4 +1,4 @@
-// Element-wise and row kernels of the Backend contract (see src/nn/backend.ts for the maths). Rows are processed
+// Element-wise and row kernels of the Backend contract (see src/kernels/backend.ts for the maths). Rows are processed
 // four lanes at a time with a scalar tail, so any dimension works; loads are unaligned-safe.
 import { madd, hsum } from './simd';
 

@@ -101,7 +101,7 @@
  * ./read.ts (CSV / JSONL / Parquet readers), ./rows.ts + ./items.ts (rows → columns and items), ./vocab.ts +
  * ./tables.ts (counts → vocabularies, catalog, SampleSets), ./convert.ts (the streamed conversion into shards).
  */
-import type { Dataset } from '../../types.js';
+import type { Dataset } from '../../../core/types.js';
 import { readAll } from './read.js';
 import { readSchema } from './spec.js';
 import { SchemaBuilder } from './tables.js';

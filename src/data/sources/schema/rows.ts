@@ -5,7 +5,7 @@
  * to `onChunk` (the streamed conversion). Item ids are final when read; sample-field ids are temporary.
  */
 import { FieldVocabBuilder, validateVocabOptions, type VocabOptions } from '../../field-vocab.js';
-import type { SampleFieldGroup } from '../../fields.js';
+import type { SampleFieldGroup } from '../../../core/fields.js';
 import { Float64Column, IntColumn, Uint8Column, Vocab } from '../../vocab.js';
 import { RowErrors, rowErrorPolicy, type RowErrorPolicy } from '../row-errors.js';
 import { SchemaItems } from './items.js';

@@ -4,8 +4,8 @@
  * vocabularies and the catalog from those counts, and each chunk's train/test SampleSets with final ids. The same
  * steps serve the in-memory loader (one chunk) and the streamed conversion (chunks read back from disk).
  */
-import type { Dataset, ItemCatalog, SampleSet } from '../../types.js';
-import type { ItemField, SampleField } from '../../fields.js';
+import type { Dataset, ItemCatalog, SampleSet } from '../../../core/types.js';
+import type { ItemField, SampleField } from '../../../core/fields.js';
 import type { FieldVocab } from '../../field-vocab.js';
 import { allocSampleSet } from '../../sample-set.js';
 import { IntColumn } from '../../vocab.js';

@@ -14,8 +14,8 @@
  * vocabularies assign ids in the same first-seen order whatever order the chunks hold the samples in.
  */
 import { allocSampleSet } from '../../sample-set.js';
-import type { Dataset, ItemCatalog, SampleSet } from '../../types.js';
-import { OOV_KEY, type ItemField, type SampleField } from '../../fields.js';
+import type { Dataset, ItemCatalog, SampleSet } from '../../../core/types.js';
+import { OOV_KEY, type ItemField, type SampleField } from '../../../core/fields.js';
 import type { FieldVocab, VocabOptions } from '../../field-vocab.js';
 import { Vocab } from '../../vocab.js';
 import type { TaobaoChunk, TaobaoMeta } from './chunk.js';

@@ -2,7 +2,7 @@
  * Samples of a Taobao layout with temporary ids, as the readers produce them and ./assemble.ts turns them into the
  * Dataset: chunks of samples (`TaobaoChunk`) and what the reader learnt besides (`TaobaoMeta`).
  */
-import type { SampleFieldGroup } from '../../fields.js';
+import type { SampleFieldGroup } from '../../../core/fields.js';
 import type { TmpItems } from './items.js';
 import type { TaobaoLayout } from './layout.js';
 

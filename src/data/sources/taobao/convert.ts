@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { readTypedJson, writeTypedJson } from '../../cache.js';
 import type { ShardManifest } from '../../shards.js';
 import { streamToShards, type ShardJob, type StreamConvertOptions } from '../../stream/job.js';
-import type { Dataset } from '../../types.js';
+import type { Dataset } from '../../../core/types.js';
 import { chunkSets, datasetHead, finishTables } from './assemble.js';
 import type { TaobaoChunk, TaobaoMeta } from './chunk.js';
 import { TaobaoCounter } from './counter.js';

@@ -97,7 +97,7 @@
  * reading), ./tianchi-read.ts + ./tianchi.ts + ./tianchi-stream.ts, ./joined.ts, ./sampled.ts, ./rows.ts (the
  * layouts), ./chunk.ts + ./counter.ts + ./assemble.ts + ./vocab.ts (samples → Dataset or shards), ./convert.ts.
  */
-import type { Dataset } from '../../types.js';
+import type { Dataset } from '../../../core/types.js';
 import { assemble } from './assemble.js';
 import { taobaoContext, type TaobaoOptions } from './context.js';
 import { readJoined, JOINED_FIELDS } from './joined.js';

@@ -30,7 +30,7 @@ import { readTypedJson, writeTypedJson } from '../../cache.js';
 import { Float64Column, IntColumn, Vocab } from '../../vocab.js';
 import { ExternalSorter, type SortedReader } from '../../stream/external-sort.js';
 import type { ShardJob } from '../../stream/job.js';
-import type { Dataset } from '../../types.js';
+import type { Dataset } from '../../../core/types.js';
 import { chunkSets, datasetHead, finishTables } from './assemble.js';
 import type { TaobaoChunk, TaobaoMeta } from './chunk.js';
 import { TaobaoCounter } from './counter.js';

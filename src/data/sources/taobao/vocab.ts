@@ -1,5 +1,5 @@
 /** Vocabularies from counts, and price buckets, of the Taobao layouts. */
-import { OOV_KEY } from '../../fields.js';
+import { OOV_KEY } from '../../../core/fields.js';
 import { FieldVocab, validateVocabOptions, type VocabOptions } from '../../field-vocab.js';
 
 /**

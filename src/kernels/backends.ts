@@ -1,6 +1,6 @@
 import type { Backend } from './backend.js';
 import { JsBackend } from './js-backend.js';
-import { WasmBackend, resolveVariant, simdSupported, type WasmBackendOptions } from '../kernels/wasm-backend.js';
+import { WasmBackend, resolveVariant, simdSupported, type WasmBackendOptions } from './wasm-backend.js';
 
 /**
  * Which backend `createBackend` makes: `wasm` (float32 SIMD kernels, the fast path), `js` (float64 reference),

@@ -6,10 +6,10 @@
  *  - a hash bucket (hashed vocabularies know every value);
  *  - nothing: the value contributes zeros (−1, like a padding id), for tables without an OOV row.
  */
-import type { ItemCatalog } from '../data/types.js';
-import { OOV_KEY, type CategoricalField } from '../data/fields.js';
-import { hashString } from '../data/field-vocab.js';
-import { goodsRowsOf } from '../data/goods-filter.js';
+import type { ItemCatalog } from '../../core/types.js';
+import { OOV_KEY, type CategoricalField } from '../../core/fields.js';
+import { hashString } from '../../core/hash.js';
+import { goodsRowsOf } from '../../core/goods-rows.js';
 
 /** The data formats whose catalogs map goods through a vocabulary with its OOV row at 0 (see src/train/run.ts). */
 const GOODS_VOCAB_FORMATS = new Set(['schema', 'taobao']);

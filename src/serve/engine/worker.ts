@@ -1,14 +1,14 @@
 /**
- * A worker thread holding one RankingEngine (see ./engine-pool.ts). Protocol (structured-clone messages):
+ * A worker thread holding one RankingEngine (see ./pool.ts). Protocol (structured-clone messages):
  *   → worker  { id, reqs: RankRequest[], many: boolean }
  *   ← parent  { type: 'ready', modelName, modelVersion, maxHistory, schema }   once, after the load
  *             { type: 'failed', message }                                       the load failed (then the worker exits)
  *             { id, ok: true, results: RankResponse[] } | { id, ok: false, name, message }
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { enableRelaxedSimd } from '../kernels/relaxed-flag.js';
-import { createBackend, type BackendKind } from '../nn/backends.js';
-import type { RankRequest } from './types.js';
+import { enableRelaxedSimd } from '../../kernels/relaxed-flag.js';
+import { createBackend, type BackendKind } from '../../kernels/backends.js';
+import type { RankRequest } from '../types.js';
 
 interface WorkerInit {
   dir: string;
@@ -17,7 +17,7 @@ interface WorkerInit {
 }
 
 const port = parentPort;
-if (port === null) throw new Error('engine-worker.js runs as a worker thread (see engine-pool.ts)');
+if (port === null) throw new Error('serve/engine/worker.js runs as a worker thread (see ./pool.ts)');
 enableRelaxedSimd();
 const init = workerData as WorkerInit;
 try {

@@ -13,13 +13,13 @@
  * Every parameter is copied from the loaded model (tables that grew keep their extra rows at zero), so on catalog
  * items the rebuilt model computes exactly what the loaded one does.
  */
-import type { Backend, Float } from '../nn/backend.js';
-import type { Batch, ItemCatalog } from '../data/types.js';
-import type { ItemField, SampleField } from '../data/fields.js';
-import type { Model } from '../models/model.js';
-import { createModel } from '../models/index.js';
-import { goodsRowsOf } from '../data/goods-filter.js';
-import { MAX_CATEGORY_VALUES, type RequestEncoder } from './engine-request.js';
+import type { Backend, Float } from '../../kernels/backend.js';
+import type { Batch, ItemCatalog } from '../../core/types.js';
+import type { ItemField, SampleField } from '../../core/fields.js';
+import type { Model } from '../../models/model.js';
+import { createModel } from '../../models/index.js';
+import { goodsRowsOf } from '../../core/goods-rows.js';
+import { MAX_CATEGORY_VALUES, type RequestEncoder } from './request.js';
 
 export class GenericScorer {
   readonly model: Model;

@@ -123,20 +123,35 @@ export interface Backend {
 }
 
 /**
- * Per-channel Dice statistics between forward and backward, in float64 whatever the backend (sums over thousands
- * of rows). Its layout belongs to the backend that made it (the WASM one keeps float32 copies after the float64
- * slots); pass it only to that backend.
- */
-/**
  * An activation in eval mode with its frozen parameters (what a layer's `evalForm()` gives): `none`, `sigmoid`,
  * PReLU with its α, or Dice with its α, moving mean and 1/sqrt(moving variance + ε) (computed in float64 from the
  * layer's buffers, as its eval forward does).
  */
 export type EvalActivation =
-  | { kind: 'none' }
-  | { kind: 'sigmoid' }
-  | { kind: 'prelu'; alpha: ArrayLike<number> }
-  | { kind: 'dice'; alpha: ArrayLike<number>; mean: ArrayLike<number>; invStd: ArrayLike<number> };
+  | {
+    /** Identity: the layer's output is its pre-activation. */
+    kind: 'none';
+  }
+  | {
+    /** The logistic sigmoid. */
+    kind: 'sigmoid';
+  }
+  | {
+    /** PReLU: x for x > 0, else α·x. */
+    kind: 'prelu';
+    /** α per channel (C values). */
+    alpha: ArrayLike<number>;
+  }
+  | {
+    /** Dice: x·(α + (1 − α)·sigmoid((x − mean)·invStd)). */
+    kind: 'dice';
+    /** α per channel (C values). */
+    alpha: ArrayLike<number>;
+    /** The moving mean per channel (C values). */
+    mean: ArrayLike<number>;
+    /** 1/sqrt(moving variance + ε) per channel (C values). */
+    invStd: ArrayLike<number>;
+  };
 
 /** An {@link EvalActivation} prepared by a backend (its parameters copied into the backend's memory). */
 export interface PreparedActivation {
@@ -144,15 +159,46 @@ export interface PreparedActivation {
   readonly kind: EvalActivation['kind'];
   /** Channels. */
   readonly C: number;
-  /** α (PReLU, Dice), 1 − α, Dice's moving mean and 1/sqrt(var + ε): backend arrays of C (zeros when unused). */
+  /** α per channel (PReLU, Dice): a backend array of C, zeros for `none` and `sigmoid`. */
   readonly alpha: Float;
+  /** 1 − α per channel (Dice's gate weight on the sigmoid term): a backend array of C, ones when α is unused. */
   readonly oneMinusAlpha: Float;
+  /** Dice's moving mean per channel: a backend array of C, zeros for the other kinds. */
   readonly mean: Float;
+  /** Dice's 1/sqrt(moving variance + ε) per channel: a backend array of C, zeros for the other kinds. */
   readonly invStd: Float;
   /** A zero row of C (the B operand of a plain layer's bias). */
   readonly zero: Float;
 }
 
+/**
+ * Copies an {@link EvalActivation}'s parameters into arrays of `be` (what both backends' `prepareActivation` do; the
+ * WASM one then passes their pointers to its kernels). Throws when a parameter list does not have C values.
+ */
+export function prepareEvalActivation(be: Backend, a: EvalActivation, C: number): PreparedActivation {
+  if (!(Number.isInteger(C) && C >= 0)) throw new RangeError(`eval activation: channels must be an integer >= 0, got ${C}`);
+  const arr = (v?: ArrayLike<number>): Float => {
+    const x = be.alloc(C);
+    if (v) {
+      if (v.length !== C) throw new Error(`eval activation (${a.kind}): ${v.length} parameters for ${C} channels`);
+      for (let c = 0; c < C; c++) x[c] = v[c];
+    }
+    return x;
+  };
+  const alpha = arr(a.kind === 'prelu' || a.kind === 'dice' ? a.alpha : undefined);
+  const oneMinusAlpha = be.alloc(C);
+  for (let c = 0; c < C; c++) oneMinusAlpha[c] = 1 - alpha[c];
+  return {
+    kind: a.kind, C, alpha, oneMinusAlpha,
+    mean: arr(a.kind === 'dice' ? a.mean : undefined), invStd: arr(a.kind === 'dice' ? a.invStd : undefined), zero: be.alloc(C),
+  };
+}
+
+/**
+ * Per-channel Dice statistics between forward and backward, in float64 whatever the backend (sums over thousands
+ * of rows). Its layout belongs to the backend that made it (the WASM one keeps float32 copies after the float64
+ * slots); pass it only to that backend.
+ */
 export interface DiceStats {
   /** Channels C of the Dice layer it belongs to. */
   readonly channels: number;

@@ -8,11 +8,11 @@
  * index (−1 when unknown or absent), goods row (−1 = none), attribute ids (CSR into `attrPool`) and one id per extra
  * item field (−1 = none). Per request: one id per sample field (user profile / context; −1 = zeros).
  */
-import type { ItemCatalog } from '../data/types.js';
-import type { SampleField } from '../data/fields.js';
-import type { RankCandidate, RankItem, RankRequest } from './types.js';
-import { hashString } from '../data/field-vocab.js';
-import { attrLookupOf, goodsVocabOf, ValueLookup, type GoodsVocab } from './engine-vocab.js';
+import type { ItemCatalog } from '../../core/types.js';
+import type { SampleField } from '../../core/fields.js';
+import type { RankCandidate, RankItem, RankRequest } from '../types.js';
+import { hashString } from '../../core/hash.js';
+import { attrLookupOf, goodsVocabOf, ValueLookup, type GoodsVocab } from './vocab.js';
 
 /** Most values in one category bag. */
 export const MAX_CATEGORY_VALUES = 64;
@@ -270,21 +270,13 @@ export class RequestEncoder {
     }
     const key = id === undefined ? '' : rawValue(id, `${path}.id`);
     const known = key === '' ? -1 : this.itemOf(key);
-    this.itemIdx.a[j] = known;
-    const as = this.attrStart.a;
-    let ap = as[j];
     if (known >= 0) {
-      this.goodsRow.a[j] = this.goodsMap ? this.goodsMap[known] : known;
-      const { attrOffsets, attrValues } = this.catalog;
-      const s = attrOffsets[known];
-      const e = attrOffsets[known + 1];
-      const pool = this.attrPool.ensure(ap + (e - s));
-      for (let k = s; k < e; k++) pool[ap++] = attrValues[k];
-      const itemFields = this.catalog.itemFields;
-      for (let f = 0; f < F; f++) fieldIds[fo + f] = itemFields![f].values[known];
-      as[j + 1] = ap;
+      this.catalogItem(j, known);
       return;
     }
+    this.itemIdx.a[j] = -1;
+    const as = this.attrStart.a;
+    let ap = as[j];
     // Unknown or absent goods id: the request describes the item.
     let g = -1;
     if (key !== '') {
@@ -328,6 +320,70 @@ export class RequestEncoder {
         fieldIds[fo + f] = v;
       }
     }
+  }
+
+  /** Item j of the group is catalog item `known`: its goods row, attribute bag and item-field ids from the catalog. */
+  private catalogItem(j: number, known: number): void {
+    const F = this.F;
+    this.itemIdx.a[j] = known;
+    this.goodsRow.a[j] = this.goodsMap ? this.goodsMap[known] : known;
+    const as = this.attrStart.a;
+    let ap = as[j];
+    const { attrOffsets, attrValues } = this.catalog;
+    const s = attrOffsets[known];
+    const e = attrOffsets[known + 1];
+    const pool = this.attrPool.ensure(ap + (e - s));
+    for (let k = s; k < e; k++) pool[ap++] = attrValues[k];
+    const itemFields = this.catalog.itemFields;
+    const fieldIds = this.fieldIdx.a;
+    for (let f = 0; f < F; f++) fieldIds[j * F + f] = itemFields![f].values[known];
+    as[j + 1] = ap;
+  }
+
+  /**
+   * Encodes one request given by ids rather than raw values: catalog items (rows of the catalog) as candidates and
+   * behaviours (the most recent maxHistory are used), and one id per sample field (−1: zeros). What a caller that
+   * already holds the dataset's ids (the report) scores with.
+   */
+  encodeCatalog(candidates: ArrayLike<number>, behaviors: ArrayLike<number>, sampleIds: ArrayLike<number>): void {
+    const n = this.catalog.numItems;
+    const check = (ids: ArrayLike<number>, what: string): void => {
+      for (let i = 0; i < ids.length; i++) {
+        if (!(Number.isInteger(ids[i]) && ids[i] >= 0 && ids[i] < n)) throw new RangeError(`${what}[${i}]: item ${ids[i]} is not a catalog row (0..${n - 1})`);
+      }
+    };
+    check(candidates, 'candidates');
+    check(behaviors, 'behaviors');
+    if (candidates.length > this.limits.maxCandidates) throw new RangeError(`candidates: ${candidates.length}, at most ${this.limits.maxCandidates}`);
+    if (sampleIds.length !== this.S) throw new RangeError(`sample fields: ${sampleIds.length} ids given, the model has ${this.S}`);
+    for (let f = 0; f < this.S; f++) {
+      const id = sampleIds[f];
+      const size = this.sampleFields[f].size;
+      if (!(Number.isInteger(id) && id >= -1 && id < size)) throw new RangeError(`sample field ${f}: id ${id} outside -1..${size - 1}`);
+    }
+    const C = candidates.length;
+    const L = Math.min(behaviors.length, this.limits.maxHistory);
+    const first = behaviors.length - L;
+    this.R = 1;
+    this.C = C;
+    this.Hn = L;
+    const cs = this.candStart.ensure(2);
+    const bs = this.behStart.ensure(2);
+    cs[0] = 0;
+    cs[1] = C;
+    bs[0] = 0;
+    bs[1] = L;
+    this.itemIdx.ensure(C + L);
+    this.goodsRow.ensure(C + L);
+    this.attrStart.ensure(C + L + 1);
+    this.fieldIdx.ensure((C + L) * this.F);
+    this.attrStart.a[0] = 0;
+    for (let c = 0; c < C; c++) this.catalogItem(c, candidates[c]);
+    for (let t = 0; t < L; t++) this.catalogItem(C + t, behaviors[first + t]);
+    const ids = this.sampleIdx.ensure(this.S);
+    for (let f = 0; f < this.S; f++) ids[f] = sampleIds[f];
+    this.meta.length = 1;
+    this.meta[0] = { alpha: 1, topK: 0, explain: true, allBids: false, truncated: first > 0, unknown: null };
   }
 
   private sample(r: number, req: RankRequest, p: string, m: RequestMeta): void {

@@ -11,45 +11,38 @@
  *    the history term once per request (one gemm over all behaviours of the group), the candidate term once per
  *    candidate (one gemm), and only (q⊙k)·W4 per (candidate, behaviour) pair (one gemm over all pairs); then the rest
  *    of the unit's MLP over the pairs, raw weights (or their masked softmax), u = Σ_t w_t k_t per candidate (a gemm per
- *    request), and the MLP. W1+W3 and W2−W3 are combined once at load. The sample-field block of the MLP input is a
- *    per-request bias of its first layer.
- * The elementwise work (activations fused with bias adds, q ⊙ k) runs in the WASM SIMD kernels of ./engine-simd.ts on
- * a WasmBackend, in JS loops elsewhere (./engine-act.ts). Buffers are backend arrays that grow to the largest group
- * seen and are then reused: a request allocates no array storage, only a few views and its answer.
+ *    request), and the MLP. The folded weights W1+W3, W2−W3, W4 are the attention unit's eval form. The sample-field
+ *    block of the MLP input is a per-request bias of its first layer.
+ * Everything comes from the model's inference plan (src/models/inference-plan.ts), nothing from its layers; the
+ * elementwise work (activations fused with bias adds, q ⊙ k) is the backend's eval-mode kernels (Backend.
+ * evalActivationGrid, pairProducts: WASM SIMD on a WasmBackend, the float64 reference on `js`). Buffers are backend
+ * arrays that grow to the largest group seen and are then reused: a request allocates no array storage, only a few
+ * views and its answer.
  */
-import type { Backend, Float } from '../nn/backend.js';
-import type { Linear } from '../nn/linear.js';
-import type { Mlp } from '../nn/mlp.js';
-import type { InterestModel } from '../models/interest-model.js';
-import { DinModel } from '../models/din.js';
-import { FloatBuf } from '../nn/workspace.js';
-import { ActEval } from './engine-act.js';
-import { ActKernels } from './engine-simd.js';
-import type { RequestEncoder } from './engine-request.js';
+import type { Backend, Float, PreparedActivation } from '../../kernels/backend.js';
+import type { DenseEval } from '../../nn/eval-form.js';
+import { encodeItemsEval, type ItemEncoderEval } from '../../nn/item-encoder.js';
+import type { InferencePlan } from '../../models/inference-plan.js';
+import { FloatBuf } from '../../nn/workspace.js';
+import type { RequestEncoder } from './request.js';
 
+/** A dense layer of the plan with its activation prepared in the backend's memory. */
 interface Dense {
   W: Float;
   b: Float;
   inDim: number;
   outDim: number;
-  /** Activation after the layer (kind 'none' for the output layer). */
-  act: ActEval;
+  act: PreparedActivation;
 }
 
-function denseStack(mlp: Mlp, backend: Backend, from: number): Dense[] {
-  return mlp.linears.slice(from).map((l: Linear, k) => {
-    const i = from + k;
-    return {
-      W: l.weight.value, b: l.bias.value, inDim: l.inDim, outDim: l.outDim,
-      act: new ActEval(i < mlp.acts.length ? mlp.acts[i] : null, l.outDim, backend),
-    };
-  });
+function prepareDense(layers: readonly DenseEval[], be: Backend): Dense[] {
+  return layers.map((l) => ({ W: l.W, b: l.b, inDim: l.inDim, outDim: l.outDim, act: be.prepareActivation(l.act, l.outDim) }));
 }
 
+/** The Base/DIN fast path on one model's inference plan (see the file header); not re-entrant. */
 export class InterestScorer {
   readonly isDin: boolean;
   private readonly be: Backend;
-  private readonly f32: boolean;
   private readonly D: number;
   /** Width of the u ⊙ q block (0 or D). */
   private readonly P: number;
@@ -57,19 +50,14 @@ export class InterestScorer {
   private readonly S: number;
   private readonly sk: number;
   private readonly sTables: Float[];
-  // item tables
-  private readonly goodsDim: number;
-  private readonly attrDim: number;
-  private readonly goods: Float;
-  private readonly attrs: Float | null;
-  private readonly fieldDim: number;
-  private readonly fieldTables: Float[];
+  /** The item encoder's eval form (tables and widths). */
+  private readonly items: ItemEncoderEval;
   private readonly bias: Float | null;
   // MLP: first layer (custom input), then the rest
   private readonly W0: Float;
   private readonly b0: Float;
   private readonly H1: number;
-  private readonly act0: ActEval;
+  private readonly act0: PreparedActivation;
   private readonly mlpRest: Dense[];
   private readonly pooling: 'sum' | 'avg';
   // DIN attention
@@ -78,10 +66,10 @@ export class InterestScorer {
   private readonly Wk: Float | null = null;
   private readonly Wp: Float | null = null;
   private readonly bAtt: Float | null = null;
-  private readonly attAct0: ActEval | null = null;
+  private readonly attAct0: PreparedActivation | null = null;
   private readonly attRest: Dense[] = [];
-  private readonly softmax: boolean;
-  private readonly scale: number;
+  private readonly softmax: boolean = false;
+  private readonly scale: number = 1;
   // workspaces
   private readonly E: FloatBuf;
   private readonly A: FloatBuf;
@@ -102,15 +90,13 @@ export class InterestScorer {
   private sfReq = new Float64Array(0);
   private rowAcc = new Float64Array(0);
   private w: Float;
-  private readonly simd: ActKernels | null;
   /** First pair of each candidate (C+1 entries), valid after score(). */
   pairStart = new Int32Array(0);
 
-  constructor(readonly model: InterestModel, backend: Backend, expected?: { candidates: number; pairs: number }) {
-    const kind = model.config.model;
-    if (kind !== 'base' && kind !== 'din') throw new Error(`serving fast path: model "${kind}" is not base or din`);
+  /** A scorer of the model `plan` describes (on the plan's backend), its workspaces sized for `expected` up front. */
+  constructor(readonly plan: InferencePlan, expected?: { candidates: number; pairs: number }) {
+    const backend = plan.backend;
     this.be = backend;
-    this.f32 = backend.dtype === 'float32';
     const buf = (): FloatBuf => new FloatBuf(backend, 1);
     this.E = buf();
     this.A = buf();
@@ -128,59 +114,37 @@ export class InterestScorer {
     this.logitBuf = buf();
     this.reqBias = buf();
     this.w = this.Wt.view;
-    this.simd = ActKernels.for(backend);
-    const enc = model.encoder;
-    this.D = enc.D;
-    this.P = model.config.mlpInput === 'concat-product' ? this.D : 0;
-    this.goodsDim = enc.opts.goodsDim;
-    this.attrDim = enc.opts.attrDim;
-    this.goods = enc.goods.param.value;
-    this.attrs = enc.attrs ? enc.attrs.param.value : null;
-    this.fieldDim = enc.fieldDim;
-    this.fieldTables = enc.fields.map((f) => f.emb.param.value);
-    this.bias = enc.bias ? enc.bias.param.value : null;
-    const sf = model.sampleFields;
+    this.D = plan.D;
+    this.P = plan.mlpInput === 'concat-product' ? this.D : 0;
+    this.items = plan.items;
+    this.bias = plan.items.bias ? plan.items.bias.value : null;
+    const sf = plan.sampleFields;
     this.sk = sf ? sf.k : 0;
     this.S = sf ? sf.width : 0;
-    this.sTables = sf ? sf.tables.map((t) => t.param.value) : [];
-    const mlp = model.mlp;
-    if (mlp.inDim !== 2 * this.D + this.P + this.S) {
-      throw new Error(`serving fast path: MLP input is ${mlp.inDim} wide, expected ${2 * this.D + this.P + this.S} (extra features are not supported)`);
+    this.sTables = sf ? sf.tables.map((t) => t.value) : [];
+    const [l0, ...rest] = plan.mlp;
+    if (l0.inDim !== 2 * this.D + this.P + this.S) {
+      throw new Error(`serving fast path: MLP input is ${l0.inDim} wide, expected ${2 * this.D + this.P + this.S} (extra features are not supported)`);
     }
-    const l0 = mlp.linears[0];
-    this.W0 = l0.weight.value;
-    this.b0 = l0.bias.value;
+    this.W0 = l0.W;
+    this.b0 = l0.b;
     this.H1 = l0.outDim;
-    this.act0 = new ActEval(mlp.acts.length > 0 ? mlp.acts[0] : null, this.H1, backend);
-    this.mlpRest = denseStack(mlp, backend, 1);
-    this.pooling = model.config.pooling;
-    this.softmax = model.config.attentionNorm === 'softmax';
-    this.scale = 1 / Math.sqrt(this.D);
-    this.isDin = model instanceof DinModel;
-    if (model instanceof DinModel) {
-      const att = model.att;
-      const D = this.D;
-      const H = att.first.outDim;
-      this.H = H;
-      const W = att.first.weight.value;
-      // [q, k, q−k, q⊙k]·W = q·(W1 + W3) + k·(W2 − W3) + (q⊙k)·W4, combined once here.
-      const Wq = backend.alloc(D * H);
-      const Wk = backend.alloc(D * H);
-      const Wp = backend.alloc(D * H);
-      for (let d = 0; d < D; d++) {
-        for (let h = 0; h < H; h++) {
-          const w3 = W[(2 * D + d) * H + h];
-          Wq[d * H + h] = W[d * H + h] + w3;
-          Wk[d * H + h] = W[(D + d) * H + h] - w3;
-          Wp[d * H + h] = W[(3 * D + d) * H + h];
-        }
-      }
-      this.Wq = Wq;
-      this.Wk = Wk;
-      this.Wp = Wp;
-      this.bAtt = att.first.bias.value;
-      this.attAct0 = new ActEval(att.act0, H, backend);
-      this.attRest = att.rest ? denseStack(att.rest, backend, 0) : [];
+    this.act0 = backend.prepareActivation(l0.act, this.H1);
+    this.mlpRest = prepareDense(rest, backend);
+    this.pooling = plan.pooling;
+    const att = plan.attention;
+    this.isDin = att !== null;
+    if (att !== null) {
+      if (att.D !== this.D) throw new Error(`serving fast path: attention unit is ${att.D} wide, items ${this.D}`);
+      this.H = att.H;
+      this.Wq = att.first.Wq;
+      this.Wk = att.first.Wk;
+      this.Wp = att.first.Wp;
+      this.bAtt = att.first.b;
+      this.attAct0 = backend.prepareActivation(att.first.act, att.H);
+      this.attRest = prepareDense(att.rest, backend);
+      this.softmax = att.norm === 'softmax';
+      this.scale = att.scale;
     } else {
       this.H = 0;
     }
@@ -215,55 +179,11 @@ export class InterestScorer {
     return this.w;
   }
 
-  /** Item embeddings [items × D] of the encoded group. */
+  /** Item embeddings [items × D] of the encoded group (candidates, then behaviours). */
   private embed(enc: RequestEncoder): Float {
     const n = enc.C + enc.Hn;
-    const { D, goodsDim, attrDim, fieldDim } = this;
-    const E = this.E.ensure(n * D);
-    const goodsRow = enc.goodsRows;
-    const attrStart = enc.attrStarts;
-    const attrIds = enc.attrIds;
-    const fieldIds = enc.fieldIds;
-    const F = enc.F;
-    const G = this.goods;
-    const At = this.attrs;
-    for (let j = 0; j < n; j++) {
-      const o = j * D;
-      const g = goodsRow[j];
-      if (g >= 0) {
-        const s = g * goodsDim;
-        for (let d = 0; d < goodsDim; d++) E[o + d] = G[s + d];
-      } else {
-        for (let d = 0; d < goodsDim; d++) E[o + d] = 0;
-      }
-      if (attrDim > 0) {
-        const oa = o + goodsDim;
-        for (let d = 0; d < attrDim; d++) E[oa + d] = 0;
-        const s0 = attrStart[j];
-        const s1 = attrStart[j + 1];
-        if (At !== null && s1 > s0) {
-          // Sum in order, then scale by 1/#attrs rounded as the encoder stores it (exactly its arithmetic).
-          for (let k = s0; k < s1; k++) {
-            const r = attrIds[k] * attrDim;
-            for (let d = 0; d < attrDim; d++) E[oa + d] += At[r + d];
-          }
-          let inv = 1 / (s1 - s0);
-          if (this.f32) inv = Math.fround(inv);
-          if (s1 - s0 > 1) for (let d = 0; d < attrDim; d++) E[oa + d] *= inv;
-        }
-      }
-      let col = o + goodsDim + attrDim;
-      for (let f = 0; f < F; f++, col += fieldDim) {
-        const id = fieldIds[j * F + f];
-        if (id >= 0) {
-          const T = this.fieldTables[f];
-          const s = id * fieldDim;
-          for (let d = 0; d < fieldDim; d++) E[col + d] = T[s + d];
-        } else {
-          for (let d = 0; d < fieldDim; d++) E[col + d] = 0;
-        }
-      }
-    }
+    const E = this.E.ensure(n * this.D);
+    encodeItemsEval(this.items, n, enc.goodsRows, enc.attrStarts, enc.attrIds, enc.fieldIds, E);
     return E;
   }
 
@@ -318,10 +238,17 @@ export class InterestScorer {
       const y = (useFirst ? b1 : b2).ensure(rows * l.outDim);
       useFirst = !useFirst;
       this.be.gemm(false, false, rows, l.outDim, l.inDim, 1, h, l.W, 0, y);
-      l.act.apply(y, 0, rows, l.b);
+      this.be.evalActivationGrid(l.act, y, 0, 1, rows, l.b, 0, 0, l.act.zero, 0, 0);
       h = y;
     }
     return h;
+  }
+
+  /** First MLP layer's activation on the candidates of each request r, with that request's bias row rb[r]. */
+  private biasActivate(h1: Float, rb: Float, cs: Int32Array, R: number): void {
+    const act = this.act0;
+    const H1 = this.H1;
+    for (let r = 0; r < R; r++) this.be.evalActivationGrid(act, h1, cs[r], 1, cs[r + 1] - cs[r], rb, r * H1, 0, act.zero, 0, 0);
   }
 
   /** Logits of every candidate of the encoded group (length enc.C; owned by the scorer, valid until the next call). */
@@ -352,7 +279,7 @@ export class InterestScorer {
       const rb = this.requestBias(enc, false);
       h1 = this.M1.ensure(C * this.H1);
       this.be.gemm(false, false, C, this.H1, Win, 1, X, this.W0, 0, h1);
-      for (let r = 0; r < R; r++) this.act0.apply(h1, cs[r], cs[r + 1], rb, r * this.H1);
+      this.biasActivate(h1, rb, cs, R);
     } else {
       // u per request (sum / average of its behaviours), folded with the sample fields into the first layer's bias.
       if (this.uReq.length < R * D) this.uReq = new Float64Array(R * D * 2);
@@ -383,7 +310,7 @@ export class InterestScorer {
         }
         this.be.gemm(false, false, C, this.H1, 2 * D, 1, X, Wq, 0, h1);
       }
-      for (let r = 0; r < R; r++) this.act0.apply(h1, cs[r], cs[r + 1], rb, r * this.H1);
+      this.biasActivate(h1, rb, cs, R);
     }
     const y = this.stack(this.mlpRest, h1, C, this.M2, this.M3);
     for (let c = 0; c < C; c++) logits[c] = y[c];
@@ -431,27 +358,12 @@ export class InterestScorer {
     be.gemm(false, false, Hn, H, D, 1, K, this.Wk!, 0, Bk);
     // Pair term (q ⊙ k)·W4.
     const Xp = this.Xp.ensure(NP * D);
-    const simd = this.simd;
     for (let r = 0; r < R; r++) {
       const L = bs[r + 1] - bs[r];
       const c0 = cs[r];
       const n = cs[r + 1] - c0;
       if (L === 0 || n === 0) continue;
-      if (simd !== null) {
-        simd.k.pairProducts(simd.ptr(Xp, ps[c0] * D, n * L * D), simd.ptr(E, c0 * D, n * D), n,
-          simd.ptr(E, (C + bs[r]) * D, L * D), L, D);
-        continue;
-      }
-      const k0 = bs[r] * D;
-      for (let c = c0; c < c0 + n; c++) {
-        const qo = c * D;
-        let o = ps[c] * D;
-        for (let t = 0; t < L; t++) {
-          const ko = k0 + t * D;
-          for (let d = 0; d < D; d++) Xp[o + d] = Q[qo + d] * K[ko + d];
-          o += D;
-        }
-      }
+      be.pairProducts(Xp, ps[c0], E, c0, n, E, C + bs[r], L, D);
     }
     const Y = this.Yp.ensure(NP * H);
     be.gemm(false, false, NP, H, D, 1, Xp, this.Wp!, 0, Y);
@@ -459,7 +371,7 @@ export class InterestScorer {
     const act = this.attAct0!;
     for (let r = 0; r < R; r++) {
       const c0 = cs[r];
-      act.grid(Y, ps[c0], cs[r + 1] - c0, bs[r + 1] - bs[r], A, c0 * H, H, Bk, bs[r] * H, H);
+      be.evalActivationGrid(act, Y, ps[c0], cs[r + 1] - c0, bs[r + 1] - bs[r], A, c0 * H, H, Bk, bs[r] * H, H);
     }
     const s = this.stack(this.attRest, Y, NP, this.Zp1, this.Zp2);
     let w = s;

@@ -9,8 +9,8 @@
  * A worker that dies fails its in-flight batches with an Error (500-class for the server) and is replaced.
  */
 import { Worker } from 'node:worker_threads';
-import type { BackendKind } from '../nn/backends.js';
-import type { RankRequest, RankResponse } from './types.js';
+import type { BackendKind } from '../../kernels/backends.js';
+import type { RankRequest, RankResponse } from '../types.js';
 
 interface Slot {
   worker: Worker;
@@ -30,7 +30,7 @@ export interface EnginePoolOptions {
   backend?: BackendKind;
 }
 
-const WORKER_URL = new URL('./engine-worker.js', import.meta.url);
+const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 function start(dir: string, o: EnginePoolOptions): Promise<{ worker: Worker; ready: Ready }> {
   return new Promise((resolve, reject) => {

@@ -1,14 +1,14 @@
 /**
  * The ranking engine of the online service: one loaded checkpoint, requests in, ranked candidates out.
  *
- * Raw ids go through the checkpoint's vocabularies (./engine-request.ts): a known goods id takes the catalog's
+ * Raw ids go through the checkpoint's vocabularies (./request.ts): a known goods id takes the catalog's
  * attributes and item fields; an unknown or absent one takes the request's `category` / `fields`; values outside a
  * vocabulary take the table's OOV row when it has one, else add zeros, and are counted per field in `unknown`.
  * Histories keep the most recent `maxHistory` behaviours (the checkpoint's training setting).
  *
- * Scoring: BaseModel and DIN take the fast path (./engine-interest.ts): the user side once per request, all candidates
+ * Scoring: BaseModel and DIN take the fast path (./interest.ts): the user side once per request, all candidates
  * in one batched pass, DIN's attention first layer split so only (q ⊙ k)·W4 is per (candidate, behaviour) pair. The
- * other models take the generic path (./engine-generic.ts): the training code's forward on one batch per request.
+ * other models take the generic path (./generic.ts): the training code's forward on one batch per request.
  * Both compute what `model.forward(batch, 'eval')` computes; ctr = sigmoid(logit), eCPM = ctr^alpha · bid.
  *
  * Not re-entrant: one call at a time (the buffers are reused). Inputs it cannot accept throw an Error naming the
@@ -17,19 +17,19 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend, Float } from '../nn/backend.js';
-import { createBackend } from '../nn/backends.js';
-import type { ItemCatalog } from '../data/types.js';
-import type { SampleField } from '../data/fields.js';
-import type { Model } from '../models/model.js';
-import { InterestModel } from '../models/interest-model.js';
-import { DinModel } from '../models/din.js';
-import { loadCheckpoint } from '../checkpoint/checkpoint.js';
-import type { RankCandidate, RankedCandidate, RankRequest, RankResponse } from './types.js';
-import { MAX_CATEGORY_VALUES, RequestEncoder, type RequestMeta } from './engine-request.js';
-import { InterestScorer } from './engine-interest.js';
-import { GenericScorer } from './engine-generic.js';
-import type { ValueLookup } from './engine-vocab.js';
+import type { Backend, Float } from '../../kernels/backend.js';
+import { createBackend } from '../../kernels/backends.js';
+import type { ItemCatalog } from '../../core/types.js';
+import type { SampleField } from '../../core/fields.js';
+import type { Model } from '../../models/model.js';
+import { InterestModel } from '../../models/interest-model.js';
+import { sigmoid } from '../../util/math.js';
+import { loadCheckpoint } from '../../checkpoint/checkpoint.js';
+import type { RankCandidate, RankedCandidate, RankRequest, RankResponse } from '../types.js';
+import { MAX_CATEGORY_VALUES, RequestEncoder, type RequestMeta } from './request.js';
+import { InterestScorer } from './interest.js';
+import { GenericScorer } from './generic.js';
+import type { ValueLookup } from './vocab.js';
 
 export const DEFAULT_MAX_CANDIDATES = 1000;
 export const DEFAULT_MAX_BEHAVIORS = 1000;
@@ -124,10 +124,6 @@ export interface EngineSchema {
   };
   /** A valid request built from catalog keys. */
   example: RankRequest;
-}
-
-function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
 }
 
 function positiveInt(v: number | undefined, dflt: number, name: string): number {
@@ -226,11 +222,11 @@ export class RankingEngine {
     this.enc = new RequestEncoder(meta.catalog, this.sampleFields, {
       maxCandidates: this.maxCandidates, maxBehaviors: this.maxBehaviors, maxHistory: this.maxHistory,
     }, meta.datasetFormat);
-    this.hasAttention = model instanceof DinModel;
+    this.hasAttention = model.config.model === 'din';
     const kind = model.config.model;
     if ((opts.fastPath ?? true) && (kind === 'base' || kind === 'din') && model instanceof InterestModel) {
       this.path = 'fast';
-      this.fast = new InterestScorer(model, this.backend, {
+      this.fast = new InterestScorer(model.inferencePlan(), {
         candidates: Math.min(this.maxCandidates, 256), pairs: Math.min(this.maxCandidates, 256) * Math.min(this.maxHistory, 100),
       });
       this.generic = null;
@@ -290,6 +286,43 @@ export class RankingEngine {
       start = end;
     }
     return out;
+  }
+
+  /**
+   * Scores catalog items as candidates for one user given by ids (the dataset's own, as a `SampleSet` holds them):
+   * `behaviors` are catalog items, oldest first (the most recent maxHistory are used), `sampleFieldIds` one id per
+   * sample field of the model (−1: zeros). Returns each candidate's click probability and, for DIN, the attention
+   * weight of each behaviour used (null for models without attention). Candidates beyond maxCandidates are scored in
+   * several passes. The same computation as {@link RankingEngine.rank}, without raw-id lookups.
+   */
+  scoreCatalogItems(candidates: ArrayLike<number>, behaviors: ArrayLike<number>, sampleFieldIds: ArrayLike<number> = []):
+    {
+      /** Click probability of each candidate, in the order given. */
+      ctr: number[];
+      /** DIN: per candidate, the weight of each behaviour used (oldest first); null for models without attention. */
+      attention: number[][] | null;
+    } {
+    const ctr: number[] = [];
+    const attention: number[][] | null = this.hasAttention ? [] : null;
+    const enc = this.enc;
+    for (let s = 0; s < candidates.length; s += this.maxCandidates) {
+      const part = Array.from({ length: Math.min(this.maxCandidates, candidates.length - s) }, (_, i) => candidates[s + i]);
+      enc.encodeCatalog(part, behaviors, sampleFieldIds);
+      const L = enc.Hn;
+      let logits: Float;
+      if (this.fast) {
+        const fast = this.fast;
+        logits = fast.score(enc);
+        if (attention) for (let c = 0; c < part.length; c++) attention.push(Array.from(fast.weights.subarray(fast.pairStart[c], fast.pairStart[c] + L)));
+      } else {
+        const g = this.generic!;
+        logits = g.score(enc, 0);
+        const w = attention ? g.model.attention() : null;
+        if (attention && w) for (let c = 0; c < part.length; c++) attention.push(Array.from(w.weights.subarray(c * g.T, c * g.T + L)));
+      }
+      for (let c = 0; c < part.length; c++) ctr.push(sigmoid(logits[c]));
+    }
+    return { ctr, attention };
   }
 
   private rankGroup(reqs: RankRequest[], prefixes: string[] | null): RankResponse[] {

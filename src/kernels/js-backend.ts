@@ -1,5 +1,5 @@
-import type { Backend, DiceStats, EvalActivation, Float, PreparedActivation } from './backend.js';
-import { sigmoid, sigmoidF32 } from './sigmoid.js';
+import { prepareEvalActivation, type Backend, type DiceStats, type EvalActivation, type Float, type PreparedActivation } from './backend.js';
+import { sigmoid, sigmoidF32 } from '../util/math.js';
 
 /**
  * Reference backend in plain TypeScript. float64 by default (gradient checks); float32 is available so the WASM
@@ -328,7 +328,7 @@ export class JsBackend implements Backend {
   }
 
   prepareActivation(a: EvalActivation, C: number): PreparedActivation {
-    return prepare(this, a, C);
+    return prepareEvalActivation(this, a, C);
   }
 
   evalActivationGrid(act: PreparedActivation, x: Float, xRow0: number, nA: number, nB: number, A: Float, aOff: number, sA: number,
@@ -359,25 +359,6 @@ export class JsBackend implements Backend {
       }
     }
   }
-}
-
-/** An activation's parameters in backend arrays (shared by both backends: the WASM one passes their pointers). */
-export function prepare(be: Backend, a: EvalActivation, C: number): PreparedActivation {
-  const arr = (v?: ArrayLike<number>) => {
-    const x = be.alloc(C);
-    if (v) {
-      if (v.length !== C) throw new Error(`eval activation: ${v.length} parameters for ${C} channels`);
-      for (let c = 0; c < C; c++) x[c] = v[c];
-    }
-    return x;
-  };
-  const alpha = arr(a.kind === 'prelu' || a.kind === 'dice' ? a.alpha : undefined);
-  const oneMinusAlpha = be.alloc(C);
-  for (let c = 0; c < C; c++) oneMinusAlpha[c] = 1 - alpha[c];
-  return {
-    kind: a.kind, C, alpha, oneMinusAlpha,
-    mean: arr(a.kind === 'dice' ? a.mean : undefined), invStd: arr(a.kind === 'dice' ? a.invStd : undefined), zero: be.alloc(C),
-  };
 }
 
 /**
