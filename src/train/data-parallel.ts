@@ -519,7 +519,7 @@ function align8(n: number): number {
 }
 
 /** A batch slice: rows [start, start + n) of `b` as views (same T). */
-function sliceBatch(b: Batch, start: number, n: number): Batch {
+export function sliceBatch(b: Batch, start: number, n: number): Batch {
   const T = b.T;
   return {
     size: n,

@@ -34,13 +34,18 @@ export type EvalSource = SampleSet | (() => Iterable<SampleSet>);
  */
 export function evaluateSource(model: Model, src: EvalSource, opts: { batchSize: number; maxHistory: number }): EvalResult {
   if (typeof src !== 'function') return evaluateModel(model, src, opts);
-  const parts: Array<{ logits: Float64Array; labels: Uint8Array; users: Int32Array }> = [];
-  let n = 0;
-  for (const set of src()) {
-    // copies: a view would keep the whole shard buffer alive
-    parts.push({ logits: predict(model, set, opts), labels: set.labels.slice(), users: set.users.slice() });
-    n += set.size;
-  }
+  const parts = [];
+  // copies: a view would keep the whole shard buffer alive while the next parts are read
+  for (const set of src()) parts.push({ logits: predict(model, set, opts), labels: set.labels.slice(), users: set.users.slice() });
+  return evaluateParts(parts);
+}
+
+/**
+ * Metrics over the concatenation of parts (the shards of a split, predicted one at a time): AUC and GAUC grouped by
+ * user across parts.
+ */
+export function evaluateParts(parts: ReadonlyArray<{ logits: Float64Array; labels: Uint8Array; users: Int32Array }>): EvalResult {
+  const n = parts.reduce((a, p) => a + p.logits.length, 0);
   const logits = new Float64Array(n);
   const labels = new Uint8Array(n);
   const users = new Int32Array(n);

@@ -36,7 +36,8 @@ import { clipGradNorm, createOptimizer, createRegularizer, learningRate, regular
 import { gradSumSquares, scaleToNorm } from '../optim/optimizer.js';
 import type { Group, RowStore, StoreControl } from '../store/types.js';
 import { Rng } from '../util/rng.js';
-import type { EvalResult, EvalSource } from './evaluator.js';
+import { evaluateParts, type EvalResult, type EvalSource } from './evaluator.js';
+import { sliceBatch } from './data-parallel.js';
 import { createProgress } from './progress.js';
 import {
   defaultLambda, epochBatches, testSource, trainSize, trainSource, type EpochRecord, type TrainData, type TrainHooks, type TrainOptions,
@@ -111,20 +112,6 @@ interface Position {
   trainSeconds: number;
 }
 
-/** Rows [start, start+n) of a batch as views (same T). */
-function sliceBatch(b: Batch, start: number, n: number): Batch {
-  const T = b.T;
-  return {
-    size: n, T,
-    labels: b.labels.subarray(start, start + n),
-    users: b.users.subarray(start, start + n),
-    items: b.items.subarray(start, start + n),
-    lengths: b.lengths.subarray(start, start + n),
-    index: b.index.subarray(start, start + n),
-    hist: b.hist.subarray(start * T, (start + n) * T),
-    ...(b.fieldValues ? { fieldValues: b.fieldValues.map((f) => f.subarray(start, start + n)) } : {}),
-  };
-}
 
 /** The rows of a global batch of n that rank r of R trains (contiguous, sizes differing by at most one). */
 export function sliceRange(n: number, r: number, R: number): { start: number; size: number } {
@@ -162,24 +149,11 @@ export async function predictWithStore(model: Model, ws: WorkingSets, store: Row
 /** GAUC/AUC/log loss of a set or of parts (shards), tables read from the store. */
 export async function evaluateWithStore(model: Model, ws: WorkingSets, store: RowStore, src: EvalSource,
   opts: { batchSize: number; maxHistory: number }): Promise<EvalResult> {
-  const sets = typeof src === 'function' ? [...src()] : [src];
+  const sets = typeof src === 'function' ? src() : [src];
   const parts = [];
-  let n = 0;
-  for (const set of sets) {
-    parts.push({ logits: await predictWithStore(model, ws, store, set, opts), labels: set.labels, users: set.users });
-    n += set.size;
-  }
-  const logits = new Float64Array(n);
-  const labels = new Uint8Array(n);
-  const users = new Int32Array(n);
-  let at = 0;
-  for (const p of parts) {
-    logits.set(p.logits, at);
-    labels.set(p.labels, at);
-    users.set(p.users, at);
-    at += p.logits.length;
-  }
-  return evaluate(logits, labels, users);
+  // copies: a view would keep the whole shard buffer alive while the next parts are read
+  for (const set of sets) parts.push({ logits: await predictWithStore(model, ws, store, set, opts), labels: set.labels.slice(), users: set.users.slice() });
+  return evaluateParts(parts);
 }
 
 /** One external table's rows this rank owns and updates this step (several trainers). */
